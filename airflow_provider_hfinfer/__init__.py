@@ -1,0 +1,31 @@
+"""Airflow provider that deploys Hugging Face models as vLLM inference services.
+
+This module owns the package version and the provider metadata that Airflow
+reads through the ``apache_airflow_provider`` entry point. It imports nothing
+heavy so that ``import airflow_provider_hfinfer`` stays cheap for DAG parsing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+PACKAGE_NAME = "airflow-provider-hfinfer"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider metadata Airflow shows in ``airflow providers list``.
+
+    Returns:
+        A dict that validates against Airflow's provider-info JSON schema.
+    """
+    return {
+        "package-name": PACKAGE_NAME,
+        "name": "Hugging Face inference on Kubernetes",
+        "description": (
+            "Deploy Hugging Face models as vLLM GPU inference services on Kubernetes, "
+            "wait until they serve, roll them forward and clean them up."
+        ),
+        "versions": [__version__],
+    }

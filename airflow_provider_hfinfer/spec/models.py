@@ -1,0 +1,511 @@
+"""The typed workload spec: every field of the Hugging Face inference form.
+
+This module owns :class:`InferenceWorkload` and its nested models. They are
+pydantic v2 models, frozen and closed (``extra="forbid"``); every rule the API
+server or vLLM would enforce later is checked here, with a message naming the
+field, the rule and the fix. Nothing here does I/O or imports a client.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from airflow_provider_hfinfer.exceptions import SpecError
+from airflow_provider_hfinfer.spec import kube_syntax as ks
+
+PROVIDER_PREFIX = "hfinfer.io"
+"""Label and annotation prefix this provider writes; users may not set keys under it."""
+
+NAME_SUFFIX_ROOM = 17
+"""Characters Kubernetes appends to a Deployment name for pod names (``-<hash>-<id>``)."""
+
+MAX_NAME_LENGTH = 63 - NAME_SUFFIX_ROOM
+"""Longest workload name: pod names (name + 17 characters) stay valid 63-character labels."""
+
+DEFAULT_IMAGE = "vllm/vllm-openai:v0.6.4"
+
+HF_REPO_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+
+def _fail(field: str, value: object, rule: str, fix: str) -> SpecError:
+    return SpecError(f"{field} ({value!r}) {rule}: {fix}")
+
+
+def _check_quantity(value: str) -> str:
+    try:
+        amount = ks.parse_quantity(value)
+    except ValueError as err:
+        raise SpecError(
+            f"{err}: write a Kubernetes quantity such as '500m', '4', '16Gi' or '512Mi'"
+        ) from err
+    if amount <= 0:
+        raise SpecError(f"'{value}' must be greater than zero: give a positive quantity")
+    return value
+
+
+def _check_duration(value: Any) -> int:
+    if isinstance(value, (int, str)):
+        try:
+            return ks.parse_duration_seconds(value)
+        except ValueError as err:
+            raise SpecError(f"{err}: write seconds (e.g. 600) or '10m', '1h30m'") from err
+    raise SpecError(f"{value!r} is not a duration: write seconds (e.g. 600) or '10m', '1h30m'")
+
+
+Quantity = Annotated[str, AfterValidator(_check_quantity)]
+"""A positive Kubernetes resource quantity (``500m``, ``4``, ``16Gi``)."""
+
+Duration = Annotated[int, BeforeValidator(_check_duration)]
+"""A duration in whole seconds; accepts ``600``, ``'600'``, ``'10m'``, ``'1h30m'``."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class ModelRef(_Frozen):
+    """Which Hugging Face model to serve.
+
+    :param id: The model name as Hugging Face shows it, e.g. ``meta-llama/Llama-3.1-8B-Instruct``.
+    :param revision: A branch, tag or commit of the model repository (default: main).
+    :param served_name: The name clients pass as ``model`` (default: ``id``).
+    """
+
+    id: str = Field(description="Hugging Face repository id, e.g. 'Qwen/Qwen2.5-7B-Instruct'.")
+    revision: str | None = Field(
+        default=None, description="Branch, tag or commit SHA of the model repository."
+    )
+    served_name: str | None = Field(
+        default=None, description="Model name clients send in requests; defaults to the id."
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _repo_id(cls, value: str) -> str:
+        parts = value.split("/")
+        bad = (
+            len(parts) > 2
+            or len(value) > 96
+            or not all(HF_REPO_PART.match(part) for part in parts)
+            or "--" in value
+            or ".." in value
+        )
+        if bad:
+            raise _fail(
+                "model.id",
+                value,
+                "is not a Hugging Face repository id (at most 96 characters, "
+                "'namespace/name' of letters, digits, '-', '_', '.')",
+                "copy the id from the model page, e.g. 'meta-llama/Llama-3.1-8B-Instruct'",
+            )
+        return value
+
+    @field_validator("revision", "served_name")
+    @classmethod
+    def _no_blank(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(ch.isspace() for ch in value)):
+            raise SpecError(
+                f"{value!r} must be a non-empty string without spaces: remove the field "
+                "to use the default"
+            )
+        return value
+
+    @property
+    def served_model_name(self) -> str:
+        """The model name clients use in requests."""
+        return self.served_name or self.id
+
+
+def _model_shorthand(value: Any) -> Any:
+    return {"id": value} if isinstance(value, str) else value
+
+
+class NoHFAccess(_Frozen):
+    """A public model: no Hugging Face token is mounted."""
+
+    type: Literal["none"] = "none"
+
+
+class TokenHFAccess(_Frozen):
+    """An access token given inline; it becomes a new Secret ``<name>-hf-token``.
+
+    :param token: The Hugging Face access token; never logged or rendered outside the Secret.
+    """
+
+    type: Literal["token"] = "token"
+    token: SecretStr = Field(description="Hugging Face access token (stored in a new Secret).")
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if not raw or any(ch.isspace() for ch in raw):
+            raise SpecError(
+                "hf_access.token is empty or contains whitespace: paste the token exactly "
+                "as Hugging Face shows it (Settings > Access Tokens)"
+            )
+        return value
+
+
+def _check_secret_name(value: str) -> str:
+    problem = ks.dns1123_subdomain_error(value)
+    if problem:
+        raise _fail("hf_access.secret_name", value, problem, "use the Secret's exact name")
+    return value
+
+
+def _check_secret_key(value: str) -> str:
+    problem = ks.secret_key_error(value)
+    if problem:
+        raise _fail("hf_access.key", value, problem, "use a key such as 'HF_TOKEN'")
+    return value
+
+
+SecretName = Annotated[str, AfterValidator(_check_secret_name)]
+SecretKey = Annotated[str, AfterValidator(_check_secret_key)]
+
+
+class ExistingSecretHFAccess(_Frozen):
+    """Existing credentials: a Secret already in the namespace holding the token.
+
+    :param secret_name: The Secret's name.
+    :param key: The key inside the Secret that holds the token (default ``HF_TOKEN``).
+    """
+
+    type: Literal["existing_secret"] = "existing_secret"
+    secret_name: SecretName = Field(description="Name of an existing Secret in the project.")
+    key: SecretKey = Field(default="HF_TOKEN", description="Key of the token in the Secret.")
+
+
+class NewSecretHFAccess(_Frozen):
+    """New credentials: a new Secret with the given name, key and token value.
+
+    :param secret_name: The name of the Secret to create.
+    :param key: The key to store the token under (default ``HF_TOKEN``).
+    :param value: The token itself.
+    """
+
+    type: Literal["new_secret"] = "new_secret"
+    secret_name: SecretName = Field(description="Name of the Secret to create.")
+    key: SecretKey = Field(default="HF_TOKEN", description="Key to store the token under.")
+    value: SecretStr = Field(description="The Hugging Face token to store.")
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if not raw or any(ch.isspace() for ch in raw):
+            raise SpecError(
+                "hf_access.value is empty or contains whitespace: paste the token exactly "
+                "as Hugging Face shows it"
+            )
+        return value
+
+
+HFAccess = Annotated[
+    NoHFAccess | TokenHFAccess | ExistingSecretHFAccess | NewSecretHFAccess,
+    Field(discriminator="type"),
+]
+
+
+class EndpointAccess(_Frozen):
+    """Who may call the serving endpoint.
+
+    :param mode: ``public`` (default, no authentication), ``authenticated`` (any user
+        with a valid token from the cluster's identity provider), ``groups`` or ``users``.
+    :param groups: Group names as the identity provider writes them (mode ``groups``).
+    :param users: E-mail addresses or user names (mode ``users``).
+    """
+
+    mode: Literal["public", "authenticated", "groups", "users"] = "public"
+    groups: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _lists_match_mode(self) -> EndpointAccess:
+        for field, values in (("groups", self.groups), ("users", self.users)):
+            wanted = self.mode == field
+            if wanted and not values:
+                raise SpecError(
+                    f"endpoint_access.{field} is empty but mode is '{field}': list at least "
+                    f"one entry, or choose mode 'authenticated' or 'public'"
+                )
+            if values and not wanted:
+                raise SpecError(
+                    f"endpoint_access.{field} is set but mode is '{self.mode}': set "
+                    f"mode: {field}, or remove endpoint_access.{field}"
+                )
+            _check_principals(field, values)
+        return self
+
+
+def _check_principals(field: str, values: tuple[str, ...]) -> None:
+    seen: set[str] = set()
+    for entry in values:
+        if not entry.strip() or entry != entry.strip() or '"' in entry:
+            raise _fail(
+                f"endpoint_access.{field}",
+                entry,
+                "is blank, has surrounding spaces or a double quote",
+                "write the name exactly as the identity provider does",
+            )
+        if entry in seen:
+            raise _fail(f"endpoint_access.{field}", entry, "is listed twice", "list it once")
+        seen.add(entry)
+
+
+class Compute(_Frozen):
+    """The compute resource of one replica.
+
+    :param gpus: Whole GPUs per replica; also vLLM's ``--tensor-parallel-size``.
+    :param gpu_memory: Memory of each GPU device (e.g. ``80Gi``); selects nodes whose GPUs
+        have at least this much and feeds the pre-flight fit check.
+    :param cpu: CPU request (e.g. ``8``); ``cpu_limit`` caps it.
+    :param memory: Memory request (e.g. ``64Gi``); ``memory_limit`` caps it.
+    """
+
+    gpus: int = Field(default=1, description="Whole GPUs per replica (tensor parallel size).")
+    gpu_memory: Quantity | None = Field(default=None, description="Memory per GPU, e.g. '80Gi'.")
+    cpu: Quantity | None = Field(default=None, description="CPU request, e.g. '8'.")
+    cpu_limit: Quantity | None = Field(default=None, description="CPU limit.")
+    memory: Quantity | None = Field(default=None, description="Memory request, e.g. '64Gi'.")
+    memory_limit: Quantity | None = Field(default=None, description="Memory limit.")
+
+    @field_validator("gpus", mode="before")
+    @classmethod
+    def _gpus(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)  # templated fields arrive as strings
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16:
+            raise _fail(
+                "compute.gpus",
+                value,
+                "must be a whole number from 1 to 16 (vLLM serves on GPUs of one node)",
+                "request 1, 2, 4 or 8 GPUs",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _limits_cover_requests(self) -> Compute:
+        for request_field, limit_field in (("cpu", "cpu_limit"), ("memory", "memory_limit")):
+            request, limit = getattr(self, request_field), getattr(self, limit_field)
+            if request and limit and ks.parse_quantity(limit) < ks.parse_quantity(request):
+                raise SpecError(
+                    f"compute.{limit_field} ({limit}) is below compute.{request_field} "
+                    f"({request}): raise the limit or lower the request"
+                )
+        return self
+
+    @property
+    def gpu_memory_bytes(self) -> int | None:
+        """Memory of one GPU device in bytes, when given."""
+        return int(ks.parse_quantity(self.gpu_memory)) if self.gpu_memory else None
+
+
+class Replicas(_Frozen):
+    """How many replicas serve; autoscaling applies when ``min < max``.
+
+    :param min: Fewest replicas (0 only with scale-to-zero, which sets it).
+    :param max: Most replicas.
+    """
+
+    min: int = Field(default=1, ge=0, description="Minimum replicas.")
+    max: int = Field(default=1, ge=1, le=1000, description="Maximum replicas.")
+
+    @model_validator(mode="after")
+    def _order(self) -> Replicas:
+        if self.min > self.max:
+            raise SpecError(
+                f"replicas.min ({self.min}) exceeds replicas.max ({self.max}): "
+                "raise max or lower min"
+            )
+        return self
+
+
+class Autoscaling(_Frozen):
+    """The condition that adds a replica when ``replicas.min < replicas.max``.
+
+    :param metric: ``latency`` (milliseconds, mean end-to-end request latency),
+        ``throughput`` (completed requests per second per replica) or ``concurrency``
+        (running plus waiting requests per replica).
+    :param threshold: The value at which a replica is added.
+    """
+
+    metric: Literal["latency", "throughput", "concurrency"]
+    threshold: float = Field(description="Value that triggers a new replica (> 0).")
+
+    @field_validator("threshold")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if not value > 0 or value != value or value == float("inf"):
+            raise _fail(
+                "autoscaling.threshold",
+                value,
+                "must be a finite number greater than 0",
+                "e.g. 2000 (ms) for latency, 5 (req/s) for throughput, 8 for concurrency",
+            )
+        return value
+
+
+class ScaleToZero(_Frozen):
+    """Scale to zero replicas after the endpoint was idle for a while.
+
+    :param idle_seconds: Idle time before the last replica is removed (``'10m'`` works).
+    """
+
+    idle_seconds: Duration = Field(description="Idle time before scaling to zero.")
+
+    @field_validator("idle_seconds")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise _fail(
+                "scale_to_zero.idle_seconds", value, "must be at least 1 second", "e.g. '10m'"
+            )
+        return value
+
+
+def _toleration_aliases(value: Any) -> Any:
+    if isinstance(value, dict) and value.get("operator") == "Equal":
+        return {**value, "operator": "Equals"}
+    return value
+
+
+class Toleration(_Frozen):
+    """Lets replicas run on nodes with a matching taint.
+
+    :param key: The taint key.
+    :param operator: ``Exists`` (key present) or ``Equals`` (key and value match).
+    :param value: The taint value (``Equals`` only).
+    :param effect: ``NoExecute``, ``NoSchedule``, ``PreferNoSchedule`` or ``Any``.
+    :param toleration_seconds: With ``NoExecute``: how long to stay after the taint appears.
+    """
+
+    key: str
+    operator: Literal["Exists", "Equals"] = "Equals"
+    value: str | None = None
+    effect: Literal["NoExecute", "NoSchedule", "PreferNoSchedule", "Any"] = "Any"
+    toleration_seconds: int | None = Field(default=None, ge=0)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        problem = ks.qualified_name_error(value)
+        if problem:
+            raise _fail("tolerations[].key", value, problem, "use the taint key of the node")
+        return value
+
+    @model_validator(mode="after")
+    def _operator(self) -> Toleration:
+        if self.operator == "Exists" and self.value is not None:
+            raise SpecError(
+                f"tolerations[{self.key}]: operator Exists takes no value (got "
+                f"{self.value!r}): remove value, or use operator Equals"
+            )
+        if self.operator == "Equals":
+            if self.value is None:
+                raise SpecError(
+                    f"tolerations[{self.key}]: operator Equals needs a value: set value to "
+                    "the taint's value, or use operator Exists"
+                )
+            problem = ks.label_value_error(self.value)
+            if problem:
+                raise _fail(f"tolerations[{self.key}].value", self.value, problem, "fix it")
+        if self.toleration_seconds is not None and self.effect != "NoExecute":
+            raise SpecError(
+                f"tolerations[{self.key}]: toleration_seconds applies only to effect "
+                f"NoExecute (effect is {self.effect}): remove it or use NoExecute"
+            )
+        return self
+
+
+class VLLMOptions(_Frozen):
+    """vLLM serving options.
+
+    :param image: Container image (default: the cluster's default, ``vllm/vllm-openai:v0.6.4``).
+    :param max_model_len: Context length; set it for long-context models, which may
+        otherwise fail to start.
+    :param dtype: Weights and activations dtype.
+    :param gpu_memory_utilization: Share of each GPU's memory vLLM may use (0-1].
+    :param task: ``auto``, ``generate`` or ``embedding``.
+    :param extra_args: Further ``vllm serve`` flags, e.g. ``["--enable-prefix-caching"]``.
+    """
+
+    image: str | None = Field(default=None, description="vLLM image; None: cluster default.")
+    max_model_len: int | None = Field(default=None, ge=16, description="--max-model-len.")
+    dtype: Literal["auto", "half", "float16", "bfloat16", "float", "float32"] = "auto"
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    task: Literal["auto", "generate", "embedding"] = "auto"
+    extra_args: tuple[str, ...] = ()
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is not None and (not value or any(ch.isspace() for ch in value)):
+            raise _fail("vllm.image", value, "is not an image reference", "e.g. 'repo/image:tag'")
+        return value
+
+
+RESERVED_VLLM_FLAGS = (
+    "--model",
+    "--served-model-name",
+    "--revision",
+    "--host",
+    "--port",
+    "--tensor-parallel-size",
+    "-tp",
+    "--max-model-len",
+    "--dtype",
+    "--gpu-memory-utilization",
+    "--task",
+    "--download-dir",
+)
+"""Flags the renderer sets from spec fields; giving them again in extra_args is an error."""
+
+
+class ModelCache(_Frozen):
+    """Where model weights are downloaded (``HF_HOME``).
+
+    :param type: ``emptyDir`` (per pod, default) or ``pvc`` (an existing claim, shared).
+    :param claim_name: The PersistentVolumeClaim (type ``pvc``).
+    :param size_limit: Size limit of the emptyDir (e.g. ``200Gi``).
+    """
+
+    type: Literal["emptyDir", "pvc"] = "emptyDir"
+    claim_name: str | None = None
+    size_limit: Quantity | None = None
+
+    @model_validator(mode="after")
+    def _claim(self) -> ModelCache:
+        if self.type == "pvc":
+            if not self.claim_name:
+                raise SpecError(
+                    "cache.claim_name is missing for cache type 'pvc': name an existing "
+                    "PersistentVolumeClaim, or use type 'emptyDir'"
+                )
+            problem = ks.dns1123_subdomain_error(self.claim_name)
+            if problem:
+                raise _fail("cache.claim_name", self.claim_name, problem, "use the PVC's name")
+            if self.size_limit:
+                raise SpecError(
+                    "cache.size_limit applies to emptyDir only: remove it for type 'pvc'"
+                )
+        elif self.claim_name:
+            raise SpecError(
+                "cache.claim_name is set but cache.type is 'emptyDir': set type: pvc "
+                "or remove claim_name"
+            )
+        return self

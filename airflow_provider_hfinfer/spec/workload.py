@@ -1,0 +1,304 @@
+"""The top-level workload: :class:`InferenceWorkload` and its cross-field rules.
+
+This module owns the rules that tie fields together (replicas vs autoscaling
+vs scale-to-zero, vLLM flags vs spec fields, labels and annotations) and the
+loaders from dict, JSON and YAML. The nested models live in ``models``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from airflow_provider_hfinfer.exceptions import SpecError
+from airflow_provider_hfinfer.spec import kube_syntax as ks
+from airflow_provider_hfinfer.spec.models import (
+    MAX_NAME_LENGTH,
+    NAME_SUFFIX_ROOM,
+    PROVIDER_PREFIX,
+    RESERVED_VLLM_FLAGS,
+    Autoscaling,
+    Compute,
+    Duration,
+    EndpointAccess,
+    HFAccess,
+    ModelCache,
+    ModelRef,
+    NoHFAccess,
+    Replicas,
+    ScaleToZero,
+    Toleration,
+    VLLMOptions,
+    _fail,
+    _Frozen,
+    _model_shorthand,
+    _toleration_aliases,
+)
+
+MAX_ANNOTATIONS_BYTES = 256 * 1024
+
+
+class InferenceWorkload(_Frozen):
+    """A Hugging Face model served by vLLM on Kubernetes: the whole inference form.
+
+    Build it in Python, or load it with :meth:`from_yaml` / :meth:`from_file` /
+    :meth:`parse`. Every invalid value raises ``pydantic.ValidationError`` whose
+    entries name the field, the rule and the fix.
+
+    :param name: Workload name, unique in the project (a DNS-1035 label, at most 46 chars).
+    :param model: The Hugging Face model (``id``, optional ``revision``, ``served_name``);
+        a plain string is taken as the id.
+    :param hf_access: How vLLM authenticates to Hugging Face: ``none`` (public model),
+        ``token`` (inline), ``existing_secret`` or ``new_secret``.
+    :param endpoint_access: Who may call the endpoint (public by default).
+    :param compute: GPUs, GPU memory, CPU and memory of one replica.
+    :param replicas: Minimum and maximum replicas.
+    :param autoscaling: Metric and threshold; required exactly when min < max.
+    :param scale_to_zero: Idle time after which replicas drop to zero (min becomes 0).
+    :param node_pools: Node pools in priority order.
+    :param node_type: Node type (affinity) the replicas must run on.
+    :param tolerations: Taints the replicas tolerate.
+    :param auto_delete_after: Seconds after completion or failure before deletion
+        (0: at once; None: never).
+    :param annotations: Annotations for every object and pod.
+    :param labels: Labels for every object and pod.
+    :param vllm: vLLM serving options.
+    :param cache: Where model weights are cached.
+    :param update_strategy: ``RollingUpdate`` (keeps serving, needs a spare GPU for the
+        surge pod) or ``Recreate`` (stops the old replicas first).
+    """
+
+    name: str = Field(description="Workload name, unique in the project.")
+    model: Annotated[ModelRef, BeforeValidator(_model_shorthand)]
+    hf_access: HFAccess = Field(default_factory=NoHFAccess)
+    endpoint_access: EndpointAccess = Field(default_factory=EndpointAccess)
+    compute: Compute = Field(default_factory=Compute)
+    replicas: Replicas = Field(default_factory=Replicas)
+    autoscaling: Autoscaling | None = None
+    scale_to_zero: ScaleToZero | None = None
+    node_pools: tuple[str, ...] = Field(default=(), description="Node pools, first preferred.")
+    node_type: str | None = Field(default=None, description="Node type label value.")
+    tolerations: tuple[Annotated[Toleration, BeforeValidator(_toleration_aliases)], ...] = ()
+    auto_delete_after: Duration | None = Field(
+        default=None, description="Seconds after completion/failure before deletion; 0 = at once."
+    )
+    annotations: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    vllm: VLLMOptions = Field(default_factory=VLLMOptions)
+    cache: ModelCache = Field(default_factory=ModelCache)
+    update_strategy: Literal["RollingUpdate", "Recreate"] = "RollingUpdate"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scale_to_zero_sets_min(cls, data: Any) -> Any:
+        # The form sets min to 0 as soon as scale-to-zero is on; do the same here.
+        if not isinstance(data, dict) or data.get("scale_to_zero") is None:
+            return data
+        replicas = data.get("replicas")
+        if replicas is None:
+            replicas = {}
+        if isinstance(replicas, Replicas):
+            replicas = replicas.model_dump()
+        if isinstance(replicas, dict):
+            return {**data, "replicas": {**replicas, "min": 0}}
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        problem = ks.dns1035_label_error(value, MAX_NAME_LENGTH)
+        if problem:
+            raise _fail(
+                "name",
+                value,
+                f"{problem}; names leave {NAME_SUFFIX_ROOM} characters for the suffixes "
+                "Kubernetes adds to pod names",
+                "choose e.g. 'llama3-8b-chat'",
+            )
+        return value
+
+    @field_validator("node_pools")
+    @classmethod
+    def _node_pools(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        seen: set[str] = set()
+        for pool in value:
+            problem = ks.label_value_error(pool) or ("must not be empty" if not pool else None)
+            if problem:
+                raise _fail("node_pools[]", pool, problem, "use the node pool's label value")
+            if pool in seen:
+                raise _fail(
+                    "node_pools", pool, "is listed twice", "list each pool once, in priority order"
+                )
+            seen.add(pool)
+        return value
+
+    @field_validator("node_type")
+    @classmethod
+    def _node_type(cls, value: str | None) -> str | None:
+        if value is not None:
+            problem = ks.label_value_error(value) or ("must not be empty" if not value else None)
+            if problem:
+                raise _fail("node_type", value, problem, "use the node type's label value")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, item in value.items():
+            _check_key("labels", key)
+            problem = ks.label_value_error(item)
+            if problem:
+                raise _fail(f"labels[{key}]", item, problem, "shorten or simplify the value")
+        return value
+
+    @field_validator("annotations")
+    @classmethod
+    def _annotations(cls, value: dict[str, str]) -> dict[str, str]:
+        total = 0
+        for key, item in value.items():
+            _check_key("annotations", key)
+            total += len(key.encode()) + len(item.encode())
+        if total > MAX_ANNOTATIONS_BYTES:
+            raise SpecError(
+                f"annotations total {total} bytes, over Kubernetes' limit of "
+                f"{MAX_ANNOTATIONS_BYTES}: move large values to a ConfigMap"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _scaling_rules(self) -> InferenceWorkload:
+        low, high = self.replicas.min, self.replicas.max
+        if self.scale_to_zero is not None:
+            _check_scale_to_zero(self.autoscaling)
+        elif low == 0:
+            raise SpecError(
+                "replicas.min is 0 without scale_to_zero: set scale_to_zero.idle_seconds "
+                "to scale to zero when idle, or set min to at least 1"
+            )
+        if low < high and self.autoscaling is None:
+            raise SpecError(
+                f"autoscaling is missing: replicas.min ({low}) < replicas.max ({high}) "
+                "needs a metric and threshold; add autoscaling: {metric: concurrency, "
+                "threshold: 8} or set min equal to max"
+            )
+        if low == high and self.autoscaling is not None:
+            raise SpecError(
+                f"autoscaling is set but replicas.min equals replicas.max ({low}): "
+                "raise max to let it scale, or remove autoscaling"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _vllm_args(self) -> InferenceWorkload:
+        for arg in self.vllm.extra_args:
+            flag = arg.split("=", 1)[0]
+            if flag in RESERVED_VLLM_FLAGS:
+                raise _fail(
+                    "vllm.extra_args",
+                    arg,
+                    "sets a flag the provider derives from the spec",
+                    "use the matching spec field (model, compute.gpus, vllm.max_model_len, "
+                    "vllm.dtype, vllm.gpu_memory_utilization, vllm.task) instead",
+                )
+            if flag == "--disable-log-stats" and self.autoscaling is not None:
+                raise _fail(
+                    "vllm.extra_args",
+                    arg,
+                    "turns off the metrics autoscaling reads",
+                    "remove it, or remove autoscaling",
+                )
+        return self
+
+    @property
+    def min_replicas(self) -> int:
+        """Fewest replicas (0 with scale-to-zero)."""
+        return self.replicas.min
+
+    @property
+    def autoscaled(self) -> bool:
+        """Whether a scaler, not the Deployment, owns the replica count."""
+        return self.autoscaling is not None
+
+    def redacted(self) -> dict[str, Any]:
+        """Return the spec as JSON-safe primitives with every secret masked."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_yaml(cls, text: str) -> InferenceWorkload:
+        """Load a workload from YAML (or JSON, a subset of YAML) text.
+
+        Args:
+            text: One YAML document describing the workload.
+
+        Returns:
+            The validated workload.
+        """
+        import yaml
+
+        data = yaml.safe_load(text)
+        if not isinstance(data, dict):
+            raise SpecError(
+                f"a workload must be a mapping of fields, got {type(data).__name__}: "
+                "start the document with 'name:'"
+            )
+        return cls.model_validate(data)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> InferenceWorkload:
+        """Load a workload from a YAML or JSON file.
+
+        Args:
+            path: Path of the file.
+
+        Returns:
+            The validated workload.
+        """
+        return cls.from_yaml(Path(path).read_text(encoding="utf-8"))
+
+    @classmethod
+    def parse(cls, value: InferenceWorkload | Mapping[str, Any] | str) -> InferenceWorkload:
+        """Accept a workload, a mapping, or YAML/JSON text (what operators receive).
+
+        Args:
+            value: The workload in any of its accepted forms.
+
+        Returns:
+            The validated workload.
+        """
+        if isinstance(value, InferenceWorkload):
+            return value
+        if isinstance(value, str):
+            stripped = value.lstrip()
+            if stripped.startswith("{"):
+                return cls.model_validate(json.loads(stripped))
+            return cls.from_yaml(value)
+        return cls.model_validate(dict(value))
+
+
+def _check_key(field: str, key: str) -> None:
+    problem = ks.qualified_name_error(key) or ks.reserved_prefix_error(key, (PROVIDER_PREFIX,))
+    if problem:
+        raise _fail(
+            f"{field} key",
+            key,
+            problem,
+            "use a key like 'team' or 'example.com/team' outside reserved prefixes",
+        )
+
+
+def _check_scale_to_zero(autoscaling: Autoscaling | None) -> None:
+    if autoscaling is None:
+        raise SpecError(
+            "scale_to_zero needs autoscaling: add autoscaling with metric concurrency "
+            "or throughput and a threshold, which drive scaling up from zero"
+        )
+    if autoscaling.metric == "latency":
+        raise SpecError(
+            "scale_to_zero cannot use autoscaling.metric 'latency': with zero replicas "
+            "there is no latency to measure, so nothing would scale it back up; use "
+            "metric concurrency or throughput"
+        )
