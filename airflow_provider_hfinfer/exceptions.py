@@ -45,3 +45,7 @@ class WorkloadError(HFInferenceError):
         prefix = f"[{self.reason}] " if self.reason else ""
         suffix = f" (workload {where})" if where else ""
         return f"{prefix}{self.message}{suffix}"
+
+
+class RenderError(SpecError):
+    """A spec cannot be rendered with the cluster's settings (e.g. no JWT issuer)."""

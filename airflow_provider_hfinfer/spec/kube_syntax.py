@@ -57,6 +57,25 @@ def dns1035_label_error(value: str, max_length: int = 63) -> str | None:
     return None
 
 
+def dns1123_label_error(value: str) -> str | None:
+    """Check a DNS-1123 label (namespace names).
+
+    Args:
+        value: The candidate name.
+
+    Returns:
+        ``None`` when valid, else the rule broken.
+    """
+    if len(value) > 63:
+        return f"must be at most 63 characters (got {len(value)})"
+    if not DNS1123_LABEL.match(value):
+        return (
+            "must consist of lower-case letters, digits and '-', and start and end "
+            "with a letter or digit (DNS-1123 label)"
+        )
+    return None
+
+
 def dns1123_subdomain_error(value: str) -> str | None:
     """Check a DNS-1123 subdomain (Secret and PVC names, key prefixes).
 

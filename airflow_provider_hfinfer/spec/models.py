@@ -9,7 +9,6 @@ field, the rule and the fix. Nothing here does I/O or imports a client.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (

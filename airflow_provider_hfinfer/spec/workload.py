@@ -296,6 +296,11 @@ def _check_scale_to_zero(autoscaling: Autoscaling | None) -> None:
             "scale_to_zero needs autoscaling: add autoscaling with metric concurrency "
             "or throughput and a threshold, which drive scaling up from zero"
         )
+    if autoscaling.threshold != int(autoscaling.threshold):
+        raise SpecError(
+            f"autoscaling.threshold ({autoscaling.threshold}) must be a whole number with "
+            "scale_to_zero (the KEDA HTTP add-on counts whole requests): round it"
+        )
     if autoscaling.metric == "latency":
         raise SpecError(
             "scale_to_zero cannot use autoscaling.metric 'latency': with zero replicas "

@@ -1,0 +1,222 @@
+"""The vLLM Deployment: container, arguments, probes, volumes and resources.
+
+This module owns how one replica of the workload runs vLLM 0.6.4: the OpenAI
+server flags derived from the spec, the token from a ``secretKeyRef``, the
+model cache on ``HF_HOME``, ``/dev/shm`` sized for tensor parallelism, and
+probes on ``/health`` (never ``/v1/models``, which ``--api-key`` guards).
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+from airflow_provider_hfinfer.render import metadata as md
+from airflow_provider_hfinfer.render.options import RenderOptions
+from airflow_provider_hfinfer.render.scheduling import render_affinity, render_tolerations
+from airflow_provider_hfinfer.spec import InferenceWorkload
+from airflow_provider_hfinfer.spec.kube_syntax import format_bytes, parse_quantity
+
+CACHE_MOUNT = "/models"
+HF_HOME = f"{CACHE_MOUNT}/huggingface"
+STARTUP_PERIOD_SECONDS = 10
+
+
+def startup_window_seconds(workload: InferenceWorkload, options: RenderOptions) -> int:
+    """How long a replica may take to load the model before it is restarted.
+
+    Larger models need more GPUs and load longer, so the GPU count scales the
+    window: 15 minutes for one GPU, 5 more per extra GPU, at most 30 minutes.
+    """
+    if options.startup_timeout_seconds is not None:
+        return options.startup_timeout_seconds
+    return min(900 + 300 * (workload.compute.gpus - 1), 1800)
+
+
+def vllm_args(workload: InferenceWorkload) -> list[str]:
+    """The ``vllm serve`` (OpenAI API server) arguments for the workload."""
+    model, vllm = workload.model, workload.vllm
+    args = [
+        "--model",
+        model.id,
+        "--served-model-name",
+        model.served_model_name,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(md.CONTAINER_PORT),
+        "--tensor-parallel-size",
+        str(workload.compute.gpus),
+        "--dtype",
+        vllm.dtype,
+        "--gpu-memory-utilization",
+        f"{vllm.gpu_memory_utilization:g}",
+    ]
+    if model.revision:
+        args += ["--revision", model.revision]
+    if vllm.max_model_len:
+        args += ["--max-model-len", str(vllm.max_model_len)]
+    if vllm.task != "auto":
+        args += ["--task", vllm.task]
+    return args + list(vllm.extra_args)
+
+
+def _env(workload: InferenceWorkload) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "HF_HOME", "value": HF_HOME},
+        {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
+        {"name": "DO_NOT_TRACK", "value": "1"},
+    ]
+    name = md.secret_name(workload)
+    if name:
+        env.append(
+            {
+                "name": "HF_TOKEN",
+                "valueFrom": {"secretKeyRef": {"name": name, "key": md.secret_key(workload)}},
+            }
+        )
+    return env
+
+
+def _resources(workload: InferenceWorkload, options: RenderOptions) -> dict[str, Any]:
+    compute = workload.compute
+    gpus = str(compute.gpus)
+    requests: dict[str, str] = {options.gpu_resource_name: gpus}
+    limits: dict[str, str] = {options.gpu_resource_name: gpus}
+    for target, key, value in (
+        (requests, "cpu", compute.cpu),
+        (requests, "memory", compute.memory),
+        (limits, "cpu", compute.cpu_limit),
+        (limits, "memory", compute.memory_limit),
+    ):
+        if value:
+            target[key] = value
+    return {"requests": requests, "limits": limits}
+
+
+def _probes(workload: InferenceWorkload, options: RenderOptions) -> dict[str, Any]:
+    def http_probe(period: int, failures: int, timeout: int) -> dict[str, Any]:
+        return {
+            "httpGet": {"path": "/health", "port": "http"},
+            "periodSeconds": period,
+            "failureThreshold": failures,
+            "timeoutSeconds": timeout,
+        }
+
+    window = startup_window_seconds(workload, options)
+    return {
+        "startupProbe": http_probe(
+            STARTUP_PERIOD_SECONDS, math.ceil(window / STARTUP_PERIOD_SECONDS), 5
+        ),
+        "readinessProbe": http_probe(5, 3, 5),
+        "livenessProbe": http_probe(15, 4, 10),
+    }
+
+
+def _volumes(workload: InferenceWorkload, options: RenderOptions) -> list[dict[str, Any]]:
+    cache = workload.cache
+    if cache.type == "pvc":
+        cache_volume: dict[str, Any] = {
+            "name": "model-cache",
+            "persistentVolumeClaim": {"claimName": cache.claim_name},
+        }
+    else:
+        empty_dir: dict[str, Any] = {}
+        if cache.size_limit:
+            empty_dir["sizeLimit"] = cache.size_limit
+        cache_volume = {"name": "model-cache", "emptyDir": empty_dir}
+    shm_bytes = parse_quantity(options.shm_size_per_gpu) * workload.compute.gpus
+    return [
+        cache_volume,
+        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": _quantity(shm_bytes)}},
+    ]
+
+
+def _quantity(amount: Decimal) -> str:
+    return format_bytes(amount)
+
+
+def _pod_annotations(workload: InferenceWorkload, options: RenderOptions) -> dict[str, str]:
+    annotations = dict(workload.annotations)
+    if options.prometheus_scrape_annotations:
+        annotations.update(
+            {
+                "prometheus.io/scrape": "true",
+                "prometheus.io/port": str(md.CONTAINER_PORT),
+                "prometheus.io/path": "/metrics",
+            }
+        )
+    return annotations
+
+
+def render_container(workload: InferenceWorkload, options: RenderOptions) -> dict[str, Any]:
+    """Render the vLLM container."""
+    return {
+        "name": md.CONTAINER_NAME,
+        "image": workload.vllm.image or options.default_image,
+        "args": vllm_args(workload),
+        "ports": [{"name": "http", "containerPort": md.CONTAINER_PORT, "protocol": "TCP"}],
+        "env": _env(workload),
+        "resources": _resources(workload, options),
+        "volumeMounts": [
+            {"name": "model-cache", "mountPath": CACHE_MOUNT},
+            {"name": "dshm", "mountPath": "/dev/shm"},
+        ],
+        **_probes(workload, options),
+    }
+
+
+def render_pod_spec(workload: InferenceWorkload, options: RenderOptions) -> dict[str, Any]:
+    """Render the pod spec: container, volumes and scheduling rules."""
+    pod: dict[str, Any] = {
+        "containers": [render_container(workload, options)],
+        "volumes": _volumes(workload, options),
+        # A Service named like an env var prefix (e.g. 'vllm') would inject VLLM_PORT
+        # and break vLLM's own config parsing; the pods need no service links.
+        "enableServiceLinks": False,
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": 60,
+    }
+    affinity = render_affinity(workload, options)
+    if affinity:
+        pod["affinity"] = affinity
+    tolerations = render_tolerations(workload, options)
+    if tolerations:
+        pod["tolerations"] = tolerations
+    return pod
+
+
+def render_deployment(
+    workload: InferenceWorkload, namespace: str, options: RenderOptions, digest: str
+) -> dict[str, Any]:
+    """Render the Deployment.
+
+    ``replicas`` is left out when a scaler owns it, so re-applying the spec never
+    fights the autoscaler over the replica count.
+    """
+    if workload.update_strategy == "Recreate":
+        strategy: dict[str, Any] = {"type": "Recreate"}
+    else:
+        strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": md.selector_labels(workload)},
+        "strategy": strategy,
+        "revisionHistoryLimit": 3,
+        "progressDeadlineSeconds": startup_window_seconds(workload, options) + 600,
+        "template": {
+            "metadata": {
+                "labels": md.provider_labels(workload),
+                "annotations": _pod_annotations(workload, options),
+            },
+            "spec": render_pod_spec(workload, options),
+        },
+    }
+    if not workload.autoscaled:
+        spec = {"replicas": workload.replicas.min, **spec}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": md.object_meta(workload.name, namespace, workload, digest),
+        "spec": spec,
+    }
