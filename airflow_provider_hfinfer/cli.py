@@ -1,0 +1,143 @@
+"""The ``hfinfer`` command: validate, render and describe workloads without a cluster.
+
+This module owns argument parsing and exit codes (0 ok, 1 invalid input,
+2 usage). It prints manifests with secret values redacted unless asked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import ValidationError
+
+from airflow_provider_hfinfer.exceptions import SpecError
+from airflow_provider_hfinfer.spec import InferenceWorkload
+from airflow_provider_hfinfer.spec.messages import describe_errors
+
+
+class _InputError(Exception):
+    """An input problem already formatted as lines for the user."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def _load(path: str) -> InferenceWorkload:
+    import yaml
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise _InputError([f"{path}: cannot read: {err.strerror or err}"]) from err
+    try:
+        return InferenceWorkload.from_yaml(text)
+    except ValidationError as err:
+        raise _InputError([f"{path}: {line}" for line in describe_errors(err)]) from err
+    except (SpecError, yaml.YAMLError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise _InputError([f"{path}: {first}"]) from err
+
+
+def _options(args: argparse.Namespace) -> Any:
+    import yaml
+
+    from airflow_provider_hfinfer.render import RenderOptions
+
+    values: dict[str, Any] = {}
+    if args.options:
+        values.update(yaml.safe_load(Path(args.options).read_text(encoding="utf-8")) or {})
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        values[key.strip()] = yaml.safe_load(value)
+    try:
+        return RenderOptions.model_validate(values)
+    except ValidationError as err:
+        raise _InputError([f"options: {line}" for line in describe_errors(err)]) from err
+
+
+def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    workload = _load(args.spec)
+    print(f"{args.spec}: ok (workload {workload.name!r})", file=out)
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace, out: TextIO) -> int:
+    import yaml
+
+    from airflow_provider_hfinfer.plan import describe_plan, redact_manifests
+    from airflow_provider_hfinfer.render import render_manifests
+
+    workload = _load(args.spec)
+    try:
+        manifests = render_manifests(workload, namespace=args.namespace, options=_options(args))
+    except SpecError as err:
+        raise _InputError([f"{args.spec}: {err}"]) from err
+    shown = manifests if args.show_secrets else redact_manifests(manifests)
+    out.write(yaml.safe_dump_all(shown, sort_keys=False))
+    if args.plan:
+        print(describe_plan(workload, manifests, args.namespace), file=sys.stderr)
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
+    print(json.dumps(InferenceWorkload.model_json_schema(), indent=2), file=out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``hfinfer`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="hfinfer", description="Hugging Face inference workloads for Airflow + Kubernetes."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    validate = commands.add_parser("validate", help="check a workload spec (exit 1 if invalid)")
+    validate.add_argument("spec", help="workload YAML/JSON file, or - for stdin")
+    validate.set_defaults(func=_cmd_validate)
+
+    render = commands.add_parser("render", help="print the Kubernetes manifests as YAML")
+    render.add_argument("spec", help="workload YAML/JSON file, or - for stdin")
+    render.add_argument("--namespace", "-n", required=True, help="the project's namespace")
+    render.add_argument("--options", help="YAML file with cluster render options")
+    render.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override one render option"
+    )
+    render.add_argument("--plan", action="store_true", help="also print a plan on stderr")
+    render.add_argument(
+        "--show-secrets", action="store_true", help="print Secret values instead of redacting"
+    )
+    render.set_defaults(func=_cmd_render)
+
+    schema = commands.add_parser("schema", help="print the workload JSON Schema")
+    schema.set_defaults(func=_cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: Arguments without the program name (default: ``sys.argv[1:]``).
+        out: Where results go (default: stdout); problems go to stderr.
+
+    Returns:
+        The exit code: 0 ok, 1 invalid input, 2 usage error.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args, out or sys.stdout)
+    except _InputError as err:
+        for line in err.lines:
+            print(line, file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

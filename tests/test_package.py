@@ -1,0 +1,62 @@
+"""Packaging: provider metadata, entry point, and cheap imports for DAG parsing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_hfinfer import PACKAGE_NAME, get_provider_info
+
+
+def test_provider_info_validates_against_airflow_schema() -> None:
+    import airflow
+    import jsonschema
+
+    schema_path = Path(airflow.__file__).parent / "provider_info.schema.json"
+    schema = json.loads(schema_path.read_text())
+    jsonschema.validate(get_provider_info(), schema)
+    assert get_provider_info()["package-name"] == PACKAGE_NAME == "airflow-provider-hfinfer"
+
+
+def test_entry_point_is_registered() -> None:
+    points = entry_points(group="apache_airflow_provider")
+    ours = [point for point in points if point.value.startswith("airflow_provider_hfinfer")]
+    assert len(ours) == 1
+    assert ours[0].load()() == get_provider_info()
+
+
+def test_airflow_provider_manager_lists_us() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    assert PACKAGE_NAME in ProvidersManager().providers
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "airflow_provider_hfinfer.spec",
+        "airflow_provider_hfinfer.render",
+        "airflow_provider_hfinfer.plan",
+    ],
+)
+def test_pure_layers_import_neither_kubernetes_nor_airflow(module: str) -> None:
+    code = (
+        f"import sys, json; import {module}; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('kubernetes', 'airflow', 'kubernetes_asyncio', 'huggingface_hub'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout) == []
+
+
+def test_py_typed_is_shipped() -> None:
+    import airflow_provider_hfinfer
+
+    assert (Path(airflow_provider_hfinfer.__file__).parent / "py.typed").exists()
