@@ -49,3 +49,90 @@ class WorkloadError(HFInferenceError):
 
 class RenderError(SpecError):
     """A spec cannot be rendered with the cluster's settings (e.g. no JWT issuer)."""
+
+
+class KubeAPIError(WorkloadError):
+    """The Kubernetes API server refused or failed a request.
+
+    Args:
+        message: What went wrong and what to do about it.
+        status: The HTTP status (0 when no answer came).
+        verb: The RBAC verb of the request (get, list, patch, delete...).
+        resource: The resource as RBAC names it, e.g. ``deployments.apps``.
+        namespace: The namespace of the request.
+        name: The object name, when the request was about one object.
+        reason: The API server's ``Status.reason``.
+        causes: ``field: message`` lines from a 422 answer.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        verb: str,
+        resource: str,
+        namespace: str | None = None,
+        name: str | None = None,
+        reason: str | None = None,
+        causes: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message, name=name, namespace=namespace, reason=reason)
+        self.status = status
+        self.verb = verb
+        self.resource = resource
+        self.causes = causes
+
+
+class AccessDeniedError(KubeAPIError):
+    """401/403: the connection's identity may not do what the provider needs."""
+
+
+class NamespaceNotFoundError(KubeAPIError):
+    """The project's namespace does not exist."""
+
+
+class InvalidObjectError(KubeAPIError):
+    """422: the API server rejected an object; ``causes`` lists the fields."""
+
+
+class ConflictError(KubeAPIError):
+    """409: someone else changed or owns the object; never retried blindly."""
+
+
+class ClusterUnavailableError(KubeAPIError):
+    """The API server kept failing (5xx, 429, dropped connections) after retries."""
+
+
+class NameTakenError(WorkloadError):
+    """A workload name is already used in the project by something else."""
+
+
+class QuotaExceededError(WorkloadError):
+    """The request would exceed the project's ResourceQuota."""
+
+
+class PartialApplyError(WorkloadError):
+    """Some objects were applied before one failed.
+
+    Args:
+        message: What failed and what happened to the applied objects.
+        applied: ``Kind/name`` of the objects this attempt applied.
+        failed: ``Kind/name`` of the object that failed.
+        cause: The error of the failed object.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        applied: tuple[str, ...],
+        failed: str,
+        cause: Exception,
+        name: str | None = None,
+        namespace: str | None = None,
+    ) -> None:
+        super().__init__(message, name=name, namespace=namespace, reason="PartialApply")
+        self.applied = applied
+        self.failed = failed
+        self.cause = cause

@@ -1,0 +1,169 @@
+"""The thin hook: the Airflow Kubernetes connection, cluster settings, and I/O verbs.
+
+This module owns how the provider talks to a cluster from a worker: it reuses
+the cncf-kubernetes ``KubernetesHook`` (same connection: kubeconfig, in-cluster,
+context), reads the cluster settings from the connection's ``hfinfer_*``
+extras, and offers apply / get / list / delete verbs. No business rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_hfinfer.exceptions import KubeAPIError, PartialApplyError
+from airflow_provider_hfinfer.kube import resources as res
+from airflow_provider_hfinfer.kube.requests import (
+    plan_apply,
+    plan_delete,
+    plan_get,
+    plan_list,
+    plan_merge_patch,
+)
+from airflow_provider_hfinfer.render.metadata import workload_selector
+from airflow_provider_hfinfer.render.options import RenderOptions
+
+if TYPE_CHECKING:
+    from airflow_provider_hfinfer.kube.client import KubeClient, RetryPolicy
+
+
+def object_ref(manifest: Mapping[str, Any]) -> str:
+    """``Kind/name`` of a manifest, for messages."""
+    return f"{manifest['kind']}/{manifest['metadata']['name']}"
+
+
+class HFInferenceHook(BaseHook):
+    """Talks to the cluster behind an Airflow Kubernetes connection.
+
+    Cluster settings come from the connection's extras as ``hfinfer_<option>``
+    keys (see :class:`~airflow_provider_hfinfer.render.options.RenderOptions`),
+    e.g. ``hfinfer_prometheus_url``, ``hfinfer_jwt_issuer``,
+    ``hfinfer_node_pool_label_key``, ``hfinfer_default_image``.
+
+    :param kubernetes_conn_id: The Airflow Kubernetes connection (the cluster).
+    """
+
+    conn_name_attr = "kubernetes_conn_id"
+    default_conn_name = "kubernetes_default"
+    conn_type = "kubernetes"
+    hook_name = "Hugging Face inference (Kubernetes)"
+
+    def __init__(self, kubernetes_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.kubernetes_conn_id = kubernetes_conn_id
+        self.retry_policy: RetryPolicy | None = None
+
+    @cached_property
+    def kube_hook(self) -> Any:
+        """The cncf-kubernetes ``KubernetesHook`` of the same connection."""
+        from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+
+        return KubernetesHook(conn_id=self.kubernetes_conn_id)
+
+    @cached_property
+    def client(self) -> KubeClient:
+        """The request executor over the connection's API client."""
+        from airflow_provider_hfinfer.kube.client import KubeClient
+
+        return KubeClient(self.kube_hook.api_client, retry=self.retry_policy)
+
+    def connection_extras(self) -> dict[str, Any]:
+        """The connection's extra dict (empty when the connection has none)."""
+        extras = self.kube_hook.conn_extras
+        return dict(extras) if isinstance(extras, Mapping) else {}
+
+    def render_options(self, overrides: Mapping[str, Any] | None = None) -> RenderOptions:
+        """Cluster settings: connection extras, then operator-level overrides."""
+        return RenderOptions.from_extras(self.connection_extras(), overrides)
+
+    def apply(
+        self, manifests: Sequence[dict[str, Any]], *, dry_run: bool = False
+    ) -> list[dict[str, Any]]:
+        """Server-side apply each manifest in order with one field manager.
+
+        Returns:
+            The objects as the API server returned them.
+
+        Raises:
+            PartialApplyError: One object failed after others were applied; it names
+                both (the caller decides whether to roll back).
+            KubeAPIError: The first object failed.
+        """
+        applied: list[dict[str, Any]] = []
+        for manifest in manifests:
+            try:
+                applied.append(self.client.send(plan_apply(manifest, dry_run=dry_run)))
+            except KubeAPIError as err:
+                if not applied:
+                    raise
+                done = tuple(object_ref(item) for item in manifests[: len(applied)])
+                raise PartialApplyError(
+                    f"applied {', '.join(done)} but {object_ref(manifest)} failed: {err}",
+                    applied=done,
+                    failed=object_ref(manifest),
+                    cause=err,
+                    name=manifest["metadata"]["name"],
+                    namespace=manifest["metadata"].get("namespace"),
+                ) from err
+        return applied
+
+    def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None
+    ) -> dict[str, Any] | None:
+        """Read one object; None when it (or its kind) does not exist."""
+        resource = res.resource_for(api_version, kind)
+        return self.client.get_or_none(plan_get(resource, name, namespace))
+
+    def list_objects(
+        self,
+        resource: res.Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """List objects of one kind (all namespaces when ``namespace`` is None)."""
+        request = plan_list(
+            resource, namespace, label_selector=label_selector, field_selector=field_selector
+        )
+        return self.client.list_items(request)
+
+    def list_workload_objects(
+        self, name: str, namespace: str, kinds: Iterable[res.Resource] = res.WORKLOAD_KINDS
+    ) -> list[dict[str, Any]]:
+        """Every object of the workload this provider made, by its labels, in apply order."""
+        found: list[dict[str, Any]] = []
+        for resource in kinds:
+            for item in self.list_objects(resource, namespace, label_selector=workload_selector(name)):
+                item.setdefault("apiVersion", resource.api_version)
+                item.setdefault("kind", resource.kind)
+                found.append(item)
+        return found
+
+    def delete(self, obj: Mapping[str, Any], *, dry_run: bool = False) -> bool:
+        """Delete one object; False when it was already gone."""
+        resource = res.resource_for(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        try:
+            self.client.send(
+                plan_delete(resource, meta["name"], meta.get("namespace"), dry_run=dry_run)
+            )
+        except KubeAPIError as err:
+            if err.status == 404:
+                return False
+            raise
+        return True
+
+    def annotate(
+        self, obj: Mapping[str, Any], annotations: Mapping[str, str | None]
+    ) -> dict[str, Any]:
+        """Merge-patch annotations onto an object (None removes a key)."""
+        resource = res.resource_for(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        patch = {"metadata": {"annotations": dict(annotations)}}
+        return self.client.send(
+            plan_merge_patch(resource, meta["name"], meta.get("namespace"), patch)
+        )

@@ -1,0 +1,1 @@
+"""Kubernetes I/O: request planning (pure) and a thin executor with retries."""

@@ -1,0 +1,125 @@
+"""Pure planning of API requests: what to send, before anything is sent.
+
+This module owns the exact method, path, query and body of each call (server-
+side apply with one field manager, list by label, delete with propagation), so
+the executor stays a thin loop and tests can assert the plan without a server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_hfinfer.kube.resources import Resource, resource_for
+
+FIELD_MANAGER = "airflow-provider-hfinfer"
+APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@dataclass(frozen=True)
+class KubeRequest:
+    """One planned API call."""
+
+    method: str
+    path: str
+    resource: Resource
+    namespace: str | None = None
+    name: str | None = None
+    query: tuple[tuple[str, str], ...] = ()
+    body: Any = None
+    content_type: str | None = None
+    verb: str = field(default="get")
+
+    @property
+    def is_write(self) -> bool:
+        """Whether the call changes state on the server."""
+        return self.method in ("POST", "PUT", "PATCH", "DELETE")
+
+    def describe(self) -> str:
+        """Short text for logs: ``patch deployments.apps team-a/llama``."""
+        where = "/".join(part for part in (self.namespace, self.name) if part)
+        return f"{self.verb} {self.resource.label} {where}".rstrip()
+
+
+def plan_apply(
+    manifest: dict[str, Any], *, dry_run: bool = False, field_manager: str = FIELD_MANAGER
+) -> KubeRequest:
+    """Plan a server-side apply of one manifest (create or update in one call).
+
+    ``force`` is on because this provider is the only intended owner of the
+    fields it renders; objects it does not manage are refused before this point.
+    """
+    resource = resource_for(manifest["apiVersion"], manifest["kind"])
+    meta = manifest["metadata"]
+    query = [("fieldManager", field_manager), ("force", "true")]
+    if dry_run:
+        query.append(("dryRun", "All"))
+    return KubeRequest(
+        method="PATCH",
+        path=resource.path(meta.get("namespace"), meta["name"]),
+        resource=resource,
+        namespace=meta.get("namespace"),
+        name=meta["name"],
+        query=tuple(query),
+        body=manifest,
+        content_type=APPLY_PATCH,
+        verb="patch",
+    )
+
+
+def plan_get(resource: Resource, name: str, namespace: str | None = None) -> KubeRequest:
+    """Plan reading one object."""
+    return KubeRequest("GET", resource.path(namespace, name), resource, namespace, name)
+
+
+def plan_list(
+    resource: Resource,
+    namespace: str | None = None,
+    *,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+) -> KubeRequest:
+    """Plan listing objects of one kind (all namespaces when ``namespace`` is None)."""
+    query = []
+    if label_selector:
+        query.append(("labelSelector", label_selector))
+    if field_selector:
+        query.append(("fieldSelector", field_selector))
+    return KubeRequest(
+        "GET", resource.path(namespace), resource, namespace, None, tuple(query), verb="list"
+    )
+
+
+def plan_merge_patch(
+    resource: Resource, name: str, namespace: str | None, patch: dict[str, Any]
+) -> KubeRequest:
+    """Plan a JSON merge patch (used for bookkeeping annotations only)."""
+    return KubeRequest(
+        "PATCH",
+        resource.path(namespace, name),
+        resource,
+        namespace,
+        name,
+        body=patch,
+        content_type=MERGE_PATCH,
+        verb="patch",
+    )
+
+
+def plan_delete(
+    resource: Resource, name: str, namespace: str | None, *, dry_run: bool = False
+) -> KubeRequest:
+    """Plan deleting one object, its dependents (ReplicaSets, pods) in the background."""
+    query = [("propagationPolicy", "Background")]
+    if dry_run:
+        query.append(("dryRun", "All"))
+    return KubeRequest(
+        "DELETE",
+        resource.path(namespace, name),
+        resource,
+        namespace,
+        name,
+        tuple(query),
+        verb="delete",
+    )
