@@ -85,6 +85,24 @@ def _cmd_render(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    import os
+
+    from airflow_provider_hfinfer.preflight import PreflightError, run_preflight
+    from airflow_provider_hfinfer.preflight.workload import request_for
+
+    workload = _load(args.spec)
+    request = request_for(workload, os.environ.get(args.token_env) or None)
+    try:
+        report = run_preflight(
+            request, mode=args.mode, endpoint=args.endpoint, timeout=args.timeout
+        )
+    except PreflightError as err:
+        raise _InputError([f"{args.spec}: {line}" for line in str(err).splitlines()]) from err
+    print(report.summary(), file=out)
+    return 0
+
+
 def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
     print(json.dumps(InferenceWorkload.model_json_schema(), indent=2), file=out)
     return 0
@@ -113,6 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--show-secrets", action="store_true", help="print Secret values instead of redacting"
     )
     render.set_defaults(func=_cmd_render)
+
+    check = commands.add_parser(
+        "check", help="pre-flight: vLLM 0.6.4 support, Hub access and GPU memory fit"
+    )
+    check.add_argument("spec", help="workload YAML/JSON file, or - for stdin")
+    check.add_argument("--mode", choices=["strict", "warn", "off"], default="strict")
+    check.add_argument("--endpoint", help="Hub URL (default: $HF_ENDPOINT or huggingface.co)")
+    check.add_argument(
+        "--token-env",
+        default="HF_TOKEN",
+        help="environment variable holding the token when the spec references a Secret",
+    )
+    check.add_argument("--timeout", type=float, default=10.0, help="seconds per Hub request")
+    check.set_defaults(func=_cmd_check)
 
     schema = commands.add_parser("schema", help="print the workload JSON Schema")
     schema.set_defaults(func=_cmd_schema)

@@ -80,6 +80,11 @@ class HFInferenceCreateOperator(BaseOperator):
     :param poll_interval: Seconds between readiness checks.
     :param render_options: Overrides of the connection's cluster settings.
     :param check_quota: Compare the request with the namespace's ResourceQuota first.
+    :param preflight: Model pre-flight check before anything is applied: ``strict``
+        (default: vLLM 0.6.4 support, Hub access, GPU memory fit must pass), ``warn``
+        (log problems, go on) or ``off``.
+    :param hf_endpoint: Hugging Face Hub URL for the pre-flight check (default:
+        ``$HF_ENDPOINT`` or huggingface.co).
     """
 
     template_fields: Sequence[str] = ("workload", "namespace", "kubernetes_conn_id", "hf_conn_id")
@@ -100,9 +105,15 @@ class HFInferenceCreateOperator(BaseOperator):
         poll_interval: float = 10,
         render_options: Mapping[str, Any] | None = None,
         check_quota: bool = True,
+        preflight: Literal["strict", "warn", "off"] = "strict",
+        hf_endpoint: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if preflight not in ("strict", "warn", "off"):
+            raise ValueError(f"preflight ({preflight!r}) must be 'strict', 'warn' or 'off'")
+        self.preflight = preflight
+        self.hf_endpoint = hf_endpoint
         if if_exists not in ("fail", "update"):
             raise ValueError(f"if_exists ({if_exists!r}) must be 'fail' or 'update'")
         self.workload = workload
@@ -146,12 +157,66 @@ class HFInferenceCreateOperator(BaseOperator):
             )
         return workload
 
+    def _existing_secret_token(self, workload: InferenceWorkload) -> str | None:
+        import base64
+
+        from airflow.sdk.log import mask_secret
+
+        access = workload.hf_access
+        if access.type != "existing_secret":
+            return None
+        try:
+            secret = self.hook.get("v1", "Secret", access.secret_name, self.namespace)
+        except KubeAPIError as err:
+            self.log.warning("pre-flight: cannot read Secret %s: %s", access.secret_name, err)
+            return None
+        encoded = ((secret or {}).get("data") or {}).get(access.key)
+        if not encoded:
+            self.log.warning(
+                "pre-flight: Secret %s has no key %s; checking without a token",
+                access.secret_name,
+                access.key,
+            )
+            return None
+        token = base64.b64decode(encoded).decode()
+        mask_secret(token)
+        return token
+
+    def _preflight(self, workload: InferenceWorkload) -> None:
+        from airflow_provider_hfinfer.preflight import PreflightError, run_preflight
+        from airflow_provider_hfinfer.preflight.workload import request_for
+
+        if self.preflight == "off":
+            self.log.info("pre-flight model check is off")
+            return
+        token = None if self.is_dry_run else self._existing_secret_token(workload)
+        try:
+            report = run_preflight(
+                request_for(workload, token), mode=self.preflight, endpoint=self.hf_endpoint
+            )
+        except PreflightError as err:
+            raise SpecError(str(err)) from None
+        self.log.info("%s", report.summary())
+
     def execute(self, context: Context) -> dict[str, Any]:
-        """Validate, render, check, apply; return the endpoint and objects."""
+        """Validate, render, check, apply; return the endpoint and objects.
+
+        A bad spec or a taken name fails the task without retries: retrying
+        cannot fix either.
+        """
+        from airflow.sdk.exceptions import AirflowFailException
+
+        try:
+            return self._execute(context)
+        except (SpecError, NameTakenError) as err:
+            raise AirflowFailException(str(err)) from err
+
+    def _execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_hfinfer.plan import describe_plan, redact_manifests
         from airflow_provider_hfinfer.render import endpoint_url, render_manifests, spec_hash
 
         workload = self._resolve_workload()
+        self._preflight(workload)
         options = self.hook.render_options(self.render_options)
         manifests = render_manifests(workload, namespace=self.namespace, options=options)
         identity = _task_identity(context)
@@ -326,6 +391,7 @@ class HFInferenceDeleteOperator(BaseOperator):
     :param wait_for_pods: Wait until the workload's pods are gone.
     :param timeout: Seconds to wait for the pods.
     :param poll_interval: Seconds between pod checks.
+    :param dry_run: Only log which objects would be deleted; contacts no cluster.
     """
 
     template_fields: Sequence[str] = ("name", "namespace", "kubernetes_conn_id")
@@ -339,9 +405,11 @@ class HFInferenceDeleteOperator(BaseOperator):
         wait_for_pods: bool = False,
         timeout: float = 600,
         poll_interval: float = 5,
+        dry_run: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.is_dry_run = dry_run
         self.name = name
         self.namespace = namespace
         self.kubernetes_conn_id = kubernetes_conn_id
@@ -353,6 +421,13 @@ class HFInferenceDeleteOperator(BaseOperator):
         """Delete the workload's objects; return ``Kind/name`` of those deleted."""
         from airflow_provider_hfinfer.render.metadata import workload_selector
 
+        if self.is_dry_run:
+            self.log.info(
+                "dry run: would delete every object labelled %s in namespace %s",
+                workload_selector(self.name),
+                self.namespace,
+            )
+            return []
         hook = HFInferenceHook(kubernetes_conn_id=self.kubernetes_conn_id)
         objects = hook.list_workload_objects(self.name, self.namespace)
         deleted = [object_ref(obj) for obj in reversed(objects) if hook.delete(obj)]
