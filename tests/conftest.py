@@ -14,4 +14,5 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO_ROOT / "dags"))
 SHARED = REPO_ROOT.parent / "shared"

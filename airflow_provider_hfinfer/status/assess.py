@@ -1,0 +1,498 @@
+"""The readiness verdict: cluster objects in, one :class:`WorkloadStatus` out.
+
+This module owns :func:`assess` and the order in which the verdict rules are
+tried (deleted, scaled to zero, ready, failing, progressing, rolling out) as
+well as the wording of the resulting message. It is pure: no I/O, no clock
+(``now`` is an argument), no kubernetes or Airflow import, so the sensor, the
+trigger, the operator and any UI reach the same verdict from the same objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ._fields import (
+    K8sObject,
+    as_utc,
+    dig,
+    earliest,
+    find_condition,
+    format_duration,
+    get_int,
+    get_list,
+    get_str,
+)
+from .findings import (
+    DEFAULT_CRASH_RESTART_THRESHOLD,
+    DEFAULT_GRACE_PERIOD_SECONDS,
+    DEFAULT_OOM_RESTART_THRESHOLD,
+    Finding,
+    Policy,
+    Severity,
+)
+from .model import Phase, PodStatus, Reason, WorkloadStatus
+from .pods import PodContext, diagnose_pod, pod_is_ready
+from .scope import Scope, build_scope, desired_replicas, is_live_pod, name_of
+from .workload import WORKLOAD_DETECTORS
+
+# Most specific cause first: a crash explains a stalled rollout, a quota
+# explains pods that never appear, so the deadline itself comes last.
+_FAILURE_ORDER: tuple[str, ...] = (
+    Reason.OOM_KILLED.value,
+    Reason.CRASH_LOOP_BACK_OFF.value,
+    Reason.RUN_CONTAINER_ERROR.value,
+    Reason.CONTAINER_TERMINATED.value,
+    Reason.INVALID_IMAGE_NAME.value,
+    Reason.ERR_IMAGE_NEVER_PULL.value,
+    Reason.CREATE_CONTAINER_CONFIG_ERROR.value,
+    Reason.CREATE_CONTAINER_ERROR.value,
+    Reason.IMAGE_PULL_BACK_OFF.value,
+    Reason.ERR_IMAGE_PULL.value,
+    Reason.QUOTA_EXCEEDED.value,
+    Reason.FAILED_CREATE.value,
+    Reason.UNSCHEDULABLE.value,
+    Reason.PROGRESS_DEADLINE_EXCEEDED.value,
+)
+
+# Least advanced first: the pod furthest from serving is what the wait is on.
+_PROGRESS_ORDER: tuple[str, ...] = (
+    Reason.POD_PENDING.value,
+    Reason.SCHEDULING_GATED.value,
+    Reason.CONTAINER_CREATING.value,
+    Reason.MODEL_LOADING.value,
+    Reason.NOT_READY.value,
+)
+
+# How a group of pods in one state reads: "2 pending: 0/6 nodes are available".
+_GROUP_LABELS: Mapping[str, str] = {
+    Reason.UNSCHEDULABLE.value: "pending",
+    Reason.POD_PENDING.value: "pending",
+    Reason.SCHEDULING_GATED.value: "gated",
+    Reason.CONTAINER_CREATING.value: "creating",
+    Reason.MODEL_LOADING.value: "starting",
+    Reason.NOT_READY.value: "not ready",
+    Reason.CRASH_LOOP_BACK_OFF.value: "crash-looping",
+    Reason.CONTAINER_TERMINATED.value: "exited",
+    Reason.OOM_KILLED.value: "OOMKilled",
+    Reason.ERR_IMAGE_PULL.value: "cannot pull image",
+    Reason.IMAGE_PULL_BACK_OFF.value: "cannot pull image",
+    Reason.INVALID_IMAGE_NAME.value: "invalid image",
+    Reason.CREATE_CONTAINER_CONFIG_ERROR.value: "misconfigured",
+    Reason.CREATE_CONTAINER_ERROR.value: "cannot create container",
+}
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Everything the verdict rules read, computed once."""
+
+    scope: Scope
+    policy: Policy
+    now: datetime
+    min_ready: int
+    desired: int
+    generation: int | None
+    observed: int | None
+    updated: int
+    available: int
+    total: int
+    current_ready: int
+    old_live: int
+    old_ready: int
+    pod_findings: tuple[Finding, ...]
+    workload_findings: tuple[Finding, ...]
+    pods: tuple[PodStatus, ...]
+    scaler: K8sObject | None
+
+    @property
+    def generation_observed(self) -> bool:
+        if self.generation is None:
+            return True
+        return self.observed is not None and self.observed >= self.generation
+
+    @property
+    def rollout_done(self) -> bool:
+        return (
+            self.generation_observed
+            and self.updated >= self.desired
+            and self.total <= self.updated
+            and self.old_live == 0
+        )
+
+    @property
+    def ready_count(self) -> int:
+        # availableReplicas also counts old-revision pods, so it only speaks
+        # for the current revision once the rollout has finished.
+        if self.rollout_done:
+            return max(self.current_ready, self.available)
+        return self.current_ready
+
+    @property
+    def serving(self) -> bool:
+        return self.available > 0 or self.current_ready > 0 or self.old_ready > 0
+
+    def terminal(self, finding: Finding) -> bool:
+        return finding.is_terminal(self.now, self.policy)
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """A piece of the message, with and without its elapsed-time note."""
+
+    stable: str
+    full: str
+
+
+# ------------------------------------------------------------------ building
+
+
+def _pod_status(
+    pod: K8sObject, current: bool, finding: Finding | None, now: datetime, policy: Policy
+) -> PodStatus:
+    return PodStatus(
+        name=name_of(pod),
+        current=current,
+        pod_phase=get_str(pod, "status", "phase"),
+        node=get_str(pod, "spec", "nodeName"),
+        ready=finding is None,
+        reason="Ready" if finding is None else finding.reason,
+        message="" if finding is None else finding.detail,
+        restarts=_restarts(pod),
+        exit_code=None if finding is None else finding.exit_code,
+        since=None if finding is None else finding.since,
+        terminal=False if finding is None else finding.is_terminal(now, policy),
+        log_tail=None if finding is None else finding.log_tail,
+    )
+
+
+def _restarts(pod: K8sObject) -> int:
+    return sum(
+        max(0, get_int(status, "restartCount") or 0)
+        for key in ("initContainerStatuses", "containerStatuses")
+        for status in get_list(pod, "status", key)
+    )
+
+
+def _diagnose_all(
+    scope: Scope, policy: Policy, now: datetime, log_tails: Mapping[str, str]
+) -> tuple[tuple[Finding, ...], tuple[PodStatus, ...]]:
+    findings: list[Finding] = []
+    breakdown: list[PodStatus] = []
+    for current, pods in ((True, scope.current_pods), (False, scope.old_pods)):
+        for pod in pods:
+            if not is_live_pod(pod):
+                continue
+            tail = log_tails.get(name_of(pod))
+            finding = diagnose_pod(PodContext(pod, scope, policy, tail))
+            if current and finding is not None:
+                findings.append(finding)
+            breakdown.append(_pod_status(pod, current, finding, now, policy))
+    return tuple(findings), tuple(breakdown)
+
+
+def _count(pods: Sequence[K8sObject], *, ready: bool) -> int:
+    live = [pod for pod in pods if is_live_pod(pod)]
+    return sum(1 for pod in live if pod_is_ready(pod)) if ready else len(live)
+
+
+def _status_int(deployment: K8sObject, key: str) -> int:
+    return max(0, get_int(deployment, "status", key) or 0)
+
+
+# ------------------------------------------------------------------- wording
+
+
+def _head(ctx: _Context) -> str:
+    need = f" (need {ctx.min_ready})" if ctx.min_ready != ctx.desired else ""
+    return f"{ctx.ready_count}/{ctx.desired} ready{need}"
+
+
+def _clock_note(ctx: _Context, finding: Finding, since: datetime | None) -> tuple[str, str]:
+    """Return (stable, volatile) notes about how long a state has lasted."""
+    grace = format_duration(ctx.policy.grace)
+    stable = ""
+    if finding.graceful and not finding.hard_terminal:
+        stable = (
+            f" [past the {grace} grace period]"
+            if ctx.terminal(finding)
+            else f" [waiting up to {grace}]"
+        )
+    if since is None or not finding.clock_label:
+        return stable, stable
+    elapsed = format_duration(ctx.now - since)
+    return stable, f" ({finding.clock_label} for {elapsed}){stable}"
+
+
+def _pod_groups(ctx: _Context, findings: Sequence[Finding]) -> list[_Segment]:
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault((finding.reason, finding.detail), []).append(finding)
+    segments = []
+    for (reason, detail), members in groups.items():
+        label = _GROUP_LABELS.get(reason, reason)
+        since = earliest(*(member.since for member in members))
+        stable_note, full_note = _clock_note(ctx, members[0], since)
+        text = f"{len(members)} {label}: {detail}"
+        segments.append(_Segment(text + stable_note, text + full_note))
+    return segments
+
+
+def _workload_segments(ctx: _Context) -> list[_Segment]:
+    segments = []
+    for finding in ctx.workload_findings:
+        stable_note, full_note = _clock_note(ctx, finding, finding.since)
+        segments.append(_Segment(finding.detail + stable_note, finding.detail + full_note))
+    return segments
+
+
+def _rollout_segment(ctx: _Context) -> list[_Segment]:
+    if ctx.rollout_done:
+        return []
+    if not ctx.generation_observed:
+        text = (
+            f"rollout: controller has not observed generation {ctx.generation} yet "
+            f"(observed {ctx.observed if ctx.observed is not None else 'none'})"
+        )
+    else:
+        old = max(ctx.old_live, ctx.total - ctx.updated)
+        if old == 0:
+            # Nothing old to replace: the pods are merely not created yet,
+            # which the head count and the causes already say.
+            return []
+        text = (
+            f"rollout: {ctx.updated}/{ctx.desired} updated, "
+            f"{old} old replica(s) pending termination"
+        )
+        if ctx.old_ready > 0:
+            text += f" ({ctx.old_ready} still serving)"
+    return [_Segment(text, text)]
+
+
+def _ordered(ctx: _Context, findings: Sequence[Finding]) -> list[Finding]:
+    def key(finding: Finding) -> tuple[bool, int, int]:
+        order = _FAILURE_ORDER if finding.severity is Severity.FAILURE else _PROGRESS_ORDER
+        rank = order.index(finding.reason) if finding.reason in order else len(order)
+        return (not ctx.terminal(finding), -finding.severity, rank)
+
+    return sorted(findings, key=key)
+
+
+def _compose(ctx: _Context, *, with_rollout: bool = True) -> tuple[str, str]:
+    """Return (message, stable message): head, workload causes, pod groups, rollout."""
+    pod_findings = _ordered(ctx, ctx.pod_findings)
+    segments = [_Segment(_head(ctx), _head(ctx))]
+    segments += _workload_segments(ctx)
+    segments += _pod_groups(ctx, pod_findings)
+    if with_rollout:
+        segments += _rollout_segment(ctx)
+    return (
+        "; ".join(segment.full for segment in segments),
+        "; ".join(segment.stable for segment in segments),
+    )
+
+
+def _status(
+    ctx: _Context, phase: Phase, reason: str, message: tuple[str, str], *, terminal: bool = False
+) -> WorkloadStatus:
+    full, stable = message
+    return WorkloadStatus(
+        phase=phase,
+        reason=reason,
+        message=full,
+        stable_message=stable,
+        ready_replicas=ctx.ready_count,
+        desired_replicas=ctx.desired,
+        updated_replicas=ctx.updated,
+        available_replicas=ctx.available,
+        min_ready=ctx.min_ready,
+        observed_generation=ctx.observed,
+        generation=ctx.generation,
+        terminal=terminal,
+        pods=ctx.pods,
+    )
+
+
+# --------------------------------------------------------------------- rules
+
+
+def _rule_terminating(ctx: _Context) -> WorkloadStatus | None:
+    if dig(ctx.scope.deployment, "metadata", "deletionTimestamp") is None:
+        return None
+    text = "the Deployment is being deleted"
+    return _status(ctx, Phase.FAILED, Reason.TERMINATING.value, (text, text), terminal=True)
+
+
+def _scaler_words(scaler: K8sObject) -> str:
+    kind = get_str(scaler, "kind") or "scaler"
+    wake = (
+        "the first request wakes it"
+        if kind == "HTTPScaledObject"
+        else "it scales up when its trigger fires"
+    )
+    text = f"scaled to zero by {kind} {name_of(scaler)}; {wake}".replace("  ", " ")
+    ready = find_condition(scaler, "Ready")
+    if ready is not None and get_str(ready, "status") == "False":
+        text += f"; scaler not ready: {get_str(ready, 'message') or get_str(ready, 'reason')}"
+    return text
+
+
+def _rule_zero(ctx: _Context) -> WorkloadStatus | None:
+    if ctx.desired != 0:
+        return None
+    if ctx.scaler is not None:
+        text = _scaler_words(ctx.scaler)
+        return _status(ctx, Phase.SCALED_TO_ZERO, Reason.SCALED_TO_ZERO.value, (text, text))
+    text = "spec.replicas is 0 and no autoscaler manages the workload: scale it up"
+    return _status(ctx, Phase.PENDING, Reason.SCALED_DOWN.value, (text, text))
+
+
+def _rule_ready(ctx: _Context) -> WorkloadStatus | None:
+    if not (ctx.rollout_done and ctx.ready_count >= ctx.min_ready):
+        return None
+    return _status(ctx, Phase.READY, Reason.AVAILABLE.value, _compose(ctx))
+
+
+def _rule_failing(ctx: _Context) -> WorkloadStatus | None:
+    failures = [
+        finding
+        for finding in (*ctx.workload_findings, *ctx.pod_findings)
+        if finding.severity is Severity.FAILURE
+    ]
+    if not failures:
+        return None
+    worst = _ordered(ctx, failures)[0]
+    terminal = ctx.terminal(worst)
+    if ctx.serving:
+        phase = Phase.DEGRADED
+    else:
+        phase = Phase.FAILED if terminal else worst.phase_hint
+    return _status(ctx, phase, worst.reason, _compose(ctx), terminal=terminal)
+
+
+def _rule_progressing(ctx: _Context) -> WorkloadStatus | None:
+    if not ctx.pod_findings:
+        return None
+    first = _ordered(ctx, ctx.pod_findings)[0]
+    return _status(ctx, first.phase_hint, first.reason, _compose(ctx))
+
+
+def _rule_rolling_out(ctx: _Context) -> WorkloadStatus:
+    message = _compose(ctx)
+    if ctx.rollout_done:
+        text = "waiting for replicas to become available"
+        message = (f"{message[0]}; {text}", f"{message[1]}; {text}")
+    phase = Phase.STARTING if ctx.scope.current_pods or ctx.serving else Phase.PENDING
+    return _status(ctx, phase, Reason.ROLLOUT_IN_PROGRESS.value, message)
+
+
+_RULES: tuple[Callable[[_Context], WorkloadStatus | None], ...] = (
+    _rule_terminating,
+    _rule_zero,
+    _rule_ready,
+    _rule_failing,
+    _rule_progressing,
+)
+"""Tried in order; :func:`_rule_rolling_out` answers when none does."""
+
+
+# ---------------------------------------------------------------------- entry
+
+
+def _not_found() -> WorkloadStatus:
+    text = "Deployment not found"
+    return WorkloadStatus(
+        phase=Phase.NOT_FOUND, reason=Reason.NOT_FOUND.value, message=text, stable_message=text
+    )
+
+
+def _context(
+    deployment: K8sObject,
+    scope: Scope,
+    policy: Policy,
+    now: datetime,
+    min_ready: int | None,
+    log_tails: Mapping[str, str],
+    scaler: K8sObject | None,
+) -> _Context:
+    desired = desired_replicas(deployment)
+    pod_findings, breakdown = _diagnose_all(scope, policy, now, log_tails)
+    workload_findings = tuple(
+        finding for finding in (detect(scope) for detect in WORKLOAD_DETECTORS) if finding
+    )
+    return _Context(
+        scope=scope,
+        policy=policy,
+        now=now,
+        min_ready=max(1, desired if min_ready is None else min_ready),
+        desired=desired,
+        generation=get_int(deployment, "metadata", "generation"),
+        observed=get_int(deployment, "status", "observedGeneration"),
+        updated=_status_int(deployment, "updatedReplicas"),
+        available=_status_int(deployment, "availableReplicas"),
+        total=_status_int(deployment, "replicas"),
+        current_ready=_count(scope.current_pods, ready=True),
+        old_live=_count(scope.old_pods, ready=False),
+        old_ready=_count(scope.old_pods, ready=True),
+        pod_findings=pod_findings,
+        workload_findings=workload_findings,
+        pods=breakdown,
+        scaler=scaler if isinstance(scaler, Mapping) else None,
+    )
+
+
+def assess(
+    deployment: K8sObject | None,
+    replica_sets: Sequence[K8sObject] = (),
+    pods: Sequence[K8sObject] = (),
+    events: Sequence[K8sObject] = (),
+    scaler: K8sObject | None = None,
+    *,
+    now: datetime,
+    grace_period_seconds: float = DEFAULT_GRACE_PERIOD_SECONDS,
+    log_tails: Mapping[str, str] | None = None,
+    min_ready: int | None = None,
+    crash_restart_threshold: int = DEFAULT_CRASH_RESTART_THRESHOLD,
+    oom_restart_threshold: int = DEFAULT_OOM_RESTART_THRESHOLD,
+) -> WorkloadStatus:
+    """Judge whether an inference workload serves, is on its way, or has failed.
+
+    Args:
+        deployment: The Deployment as the API server returned it (camelCase
+            JSON decoded to dicts), or ``None`` when it was not found.
+        replica_sets: ReplicaSets listed for the workload; ones the Deployment
+            does not own are ignored.
+        pods: Pods listed for the workload; only pods of its ReplicaSets count.
+        events: core/v1 Events of the namespace (events.k8s.io/v1 shapes are
+            read too); only those about the workload's objects are used.
+        scaler: The KEDA ``ScaledObject`` or ``HTTPScaledObject`` driving the
+            Deployment, if any; with ``spec.replicas`` 0 it yields SCALED_TO_ZERO.
+        now: The moment of assessment; naive values are taken as UTC.
+        grace_period_seconds: How long failures that may heal (Unschedulable,
+            QuotaExceeded/FailedCreate, ImagePullBackOff, CreateContainer*Error)
+            are waited on, from their earliest sign, before ``terminal``.
+        log_tails: Recent log lines per pod name, quoted for crashed containers.
+        min_ready: Ready replicas required; default ``spec.replicas``, at least 1.
+        crash_restart_threshold: Restarts after which a crash loop is terminal.
+        oom_restart_threshold: Restarts after which repeated OOMKills are terminal.
+
+    Returns:
+        The verdict. It never raises on missing or malformed fields: what
+        cannot be read counts as absent.
+    """
+    if not isinstance(deployment, Mapping):
+        return _not_found()
+    moment = as_utc(now)
+    policy = Policy(
+        grace=timedelta(seconds=max(0.0, float(grace_period_seconds))),
+        crash_restarts=crash_restart_threshold,
+        oom_restarts=oom_restart_threshold,
+    )
+    scope = build_scope(deployment, replica_sets, pods, events)
+    ctx = _context(deployment, scope, policy, moment, min_ready, log_tails or {}, scaler)
+    for rule in _RULES:
+        verdict = rule(ctx)
+        if verdict is not None:
+            return verdict
+    return _rule_rolling_out(ctx)
