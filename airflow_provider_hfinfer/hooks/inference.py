@@ -137,11 +137,27 @@ class HFInferenceHook(BaseHook):
         """Every object of the workload this provider made, by its labels, in apply order."""
         found: list[dict[str, Any]] = []
         for resource in kinds:
-            for item in self.list_objects(resource, namespace, label_selector=workload_selector(name)):
+            for item in self.list_objects(
+                resource, namespace, label_selector=workload_selector(name)
+            ):
                 item.setdefault("apiVersion", resource.api_version)
                 item.setdefault("kind", resource.kind)
                 found.append(item)
         return found
+
+    def workload_snapshot(self, name: str, namespace: str) -> dict[str, Any]:
+        """What the readiness model reads: Deployment, ReplicaSets, pods, events, scaler."""
+        selector = workload_selector(name)
+        scaler = self.get("keda.sh/v1alpha1", "ScaledObject", name, namespace) or self.get(
+            "http.keda.sh/v1alpha1", "HTTPScaledObject", name, namespace
+        )
+        return {
+            "deployment": self.get("apps/v1", "Deployment", name, namespace),
+            "replica_sets": self.list_objects(res.REPLICA_SET, namespace, label_selector=selector),
+            "pods": self.list_objects(res.POD, namespace, label_selector=selector),
+            "events": self.list_objects(res.EVENT, namespace),
+            "scaler": scaler,
+        }
 
     def delete(self, obj: Mapping[str, Any], *, dry_run: bool = False) -> bool:
         """Delete one object; False when it was already gone."""

@@ -355,27 +355,31 @@ class HFInferenceCreateOperator(BaseOperator):
         self.log.info("applied %d objects for workload %s", len(manifests), workload.name)
 
     def _wait_available(self, name: str) -> None:
+        from datetime import datetime, timezone
+
+        from airflow_provider_hfinfer.status import Phase, assess, progress_line
+
         deadline = time.monotonic() + self.timeout
+        last = ""
         while True:
-            deployment = self.hook.get("apps/v1", "Deployment", name, self.namespace) or {}
-            spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
-            desired = max(int(spec.get("replicas") or 1), 1)
-            generation_seen = int(status.get("observedGeneration") or 0) >= int(
-                deployment.get("metadata", {}).get("generation") or 0
-            )
-            available = int(status.get("availableReplicas") or 0)
-            if generation_seen and available >= desired:
-                self.log.info("workload %s is available (%d/%d)", name, available, desired)
+            snapshot = self.hook.workload_snapshot(name, self.namespace)
+            status = assess(**snapshot, now=datetime.now(timezone.utc))
+            if status.fingerprint() != last:
+                self.log.info("%s", progress_line(status, name=name))
+                last = status.fingerprint()
+            if status.is_ready or status.phase == Phase.SCALED_TO_ZERO:
                 return
+            if status.is_failed:
+                raise WorkloadError(
+                    status.message, name=name, namespace=self.namespace, reason=status.reason
+                )
             if time.monotonic() >= deadline:
                 raise WorkloadError(
-                    f"not available after {self.timeout:.0f}s ({available}/{desired} replicas "
-                    "available)",
+                    f"not ready after {self.timeout:.0f}s: {status.message}",
                     name=name,
                     namespace=self.namespace,
                     reason="Timeout",
                 )
-            self.log.info("waiting: %d/%d replicas available", available, desired)
             time.sleep(self.poll_interval)
 
 
