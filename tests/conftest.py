@@ -16,3 +16,5 @@ os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO_ROOT / "dags"))
 SHARED = REPO_ROOT.parent / "shared"
+
+from fakekube.fixtures import fake_kube, fake_kube_conn_id, kube_api_client  # noqa: E402, F401

@@ -32,6 +32,11 @@ def _jwt_rule(options: RenderOptions) -> dict[str, Any]:
     return rule
 
 
+def _selector(workload: InferenceWorkload) -> dict[str, Any]:
+    # A fresh dict per object: shared ones would alias (YAML anchors, edits leaking across).
+    return {"matchLabels": selector_labels(workload)}
+
+
 def _principal_rules(workload: InferenceWorkload, options: RenderOptions) -> list[dict[str, Any]]:
     access = workload.endpoint_access
     authenticated = [{"source": {"requestPrincipals": ["*"]}}]
@@ -65,7 +70,6 @@ def render_access(
     """Render the Istio objects for the endpoint access mode (none when public)."""
     if workload.endpoint_access.mode == "public":
         return []
-    selector = {"matchLabels": selector_labels(workload)}
     rules = _principal_rules(workload, options)
     if options.unauthenticated_paths:
         # Kubelet probes and Prometheus scraping carry no user token.
@@ -86,12 +90,12 @@ def render_access(
             "apiVersion": ISTIO_API,
             "kind": "RequestAuthentication",
             "metadata": object_meta(f"{workload.name}-jwt", namespace, workload, digest),
-            "spec": {"selector": selector, "jwtRules": [_jwt_rule(options)]},
+            "spec": {"selector": _selector(workload), "jwtRules": [_jwt_rule(options)]},
         },
         {
             "apiVersion": ISTIO_API,
             "kind": "AuthorizationPolicy",
             "metadata": object_meta(f"{workload.name}-access", namespace, workload, digest),
-            "spec": {"selector": selector, "action": "ALLOW", "rules": rules},
+            "spec": {"selector": _selector(workload), "action": "ALLOW", "rules": rules},
         },
     ]

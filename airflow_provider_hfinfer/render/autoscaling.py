@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_hfinfer.render.deployment import startup_window_seconds
+from airflow_provider_hfinfer.render.deployment import number_text, startup_window_seconds
 from airflow_provider_hfinfer.render.metadata import object_meta, service_host
 from airflow_provider_hfinfer.render.options import RenderOptions
 from airflow_provider_hfinfer.spec import InferenceWorkload
@@ -59,10 +59,6 @@ def prometheus_query(workload: InferenceWorkload, namespace: str, options: Rende
     return f"({query}) or vector(0)"
 
 
-def _threshold_text(value: float) -> str:
-    return str(int(value)) if value == int(value) else f"{value:g}"
-
-
 def render_scaled_object(
     workload: InferenceWorkload, namespace: str, options: RenderOptions, digest: str
 ) -> dict[str, Any]:
@@ -94,7 +90,7 @@ def render_scaled_object(
                     "metadata": {
                         "serverAddress": options.prometheus_url,
                         "query": prometheus_query(workload, namespace, options),
-                        "threshold": _threshold_text(autoscaling.threshold),
+                        "threshold": number_text(autoscaling.threshold),
                         "ignoreNullValues": "true",
                     },
                 }

@@ -23,6 +23,17 @@ HF_HOME = f"{CACHE_MOUNT}/huggingface"
 STARTUP_PERIOD_SECONDS = 10
 
 
+def number_text(value: float) -> str:
+    """Write a number for a flag or a KEDA threshold without losing precision.
+
+    ``f"{value:g}"`` keeps only 6 significant digits (1234567.5 -> ``1.23457e+06``);
+    ``repr`` is the shortest text that reads back as the same float.
+    """
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(float(value))
+
+
 def startup_window_seconds(workload: InferenceWorkload, options: RenderOptions) -> int:
     """How long a replica may take to load the model before it is restarted.
 
@@ -51,7 +62,7 @@ def vllm_args(workload: InferenceWorkload) -> list[str]:
         "--dtype",
         vllm.dtype,
         "--gpu-memory-utilization",
-        f"{vllm.gpu_memory_utilization:g}",
+        number_text(vllm.gpu_memory_utilization),
     ]
     if model.revision:
         args += ["--revision", model.revision]

@@ -3,17 +3,23 @@
 This module owns :class:`RenderOptions`: facts about the target cluster that
 are not part of a workload (Prometheus address, JWT issuer, node label keys,
 default image, probe windows). The hook fills it from the Kubernetes
-connection's extras; operators may override single fields.
+connection's extras; operators may override single fields. Settings that would
+render objects a cluster rejects (label keys, Prometheus label, JWKS URL) fail
+here, naming the field.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from airflow_provider_hfinfer.spec import kube_syntax as ks
 from airflow_provider_hfinfer.spec.models import DEFAULT_IMAGE, Quantity
+
+PROMETHEUS_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 EXTRA_PREFIX = "hfinfer_"
 """Connection-extra keys for these options are the field names with this prefix."""
@@ -75,6 +81,47 @@ class RenderOptions(BaseModel):
     cluster_domain: str = "cluster.local"
     prometheus_scrape_annotations: bool = True
     service_port: int = Field(default=80, ge=1, le=65535)
+
+    @field_validator(
+        "node_pool_label_key", "node_type_label_key", "gpu_memory_label_key", "gpu_resource_name"
+    )
+    @classmethod
+    def _label_key(cls, value: str | None) -> str | None:
+        # An invalid key renders a Deployment the API server rejects.
+        problem = ks.qualified_name_error(value) if value is not None else None
+        if problem:
+            raise ValueError(
+                f"{value!r} {problem}: use a Kubernetes label key such as 'run.ai/node-pool'"
+            )
+        return value
+
+    @field_validator("prometheus_namespace_label")
+    @classmethod
+    def _prometheus_label(cls, value: str | None) -> str | None:
+        if value is not None and not PROMETHEUS_LABEL.match(value):
+            raise ValueError(
+                f"{value!r} is not a Prometheus label name (letters, digits, '_'; no leading "
+                "digit): use e.g. 'namespace' or 'kubernetes_namespace', or null to leave it out"
+            )
+        return value
+
+    @field_validator("jwt_issuer", "jwks_uri", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # A connection form leaves unused extras as empty strings: read them as unset.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("jwks_uri")
+    @classmethod
+    def _jwks_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(
+                f"jwks_uri ({value!r}) must start with http:// or https:// (Istio's rule): "
+                "give the full URL of the issuer's keys"
+            )
+        return value
 
     @classmethod
     def from_extras(

@@ -15,6 +15,8 @@ from airflow_provider_hfinfer.render.options import RenderOptions
 from airflow_provider_hfinfer.spec import InferenceWorkload, Toleration
 
 FIRST_POOL_WEIGHT = 100
+MAX_WEIGHT = 100
+"""Kubernetes accepts preferred-term weights from 1 to 100."""
 
 
 def pool_weights(count: int) -> list[int]:
@@ -22,10 +24,13 @@ def pool_weights(count: int) -> list[int]:
 
     Each later pool stays far below the first (so spreading cannot outweigh it)
     while the small descending weights keep the list's order among the rest.
+    Weights must stay within 1..100 and below the first, so at most 99 later
+    pools get a preference; any further pools are only allowed (weight 0).
     """
     if count <= 0:
         return []
-    return [FIRST_POOL_WEIGHT] + [count - index for index in range(1, count)]
+    later = min(count - 1, MAX_WEIGHT - 1)
+    return [FIRST_POOL_WEIGHT] + list(range(later, 0, -1))
 
 
 def render_affinity(workload: InferenceWorkload, options: RenderOptions) -> dict[str, Any] | None:
@@ -40,8 +45,9 @@ def render_affinity(workload: InferenceWorkload, options: RenderOptions) -> dict
         )
     gpu_memory = workload.compute.gpu_memory_bytes
     if gpu_memory and options.gpu_memory_label_key:
-        # GPU feature discovery labels nodes with per-GPU memory in MiB; Gt is strict.
-        mib = gpu_memory // 2**20
+        # GPU feature discovery labels nodes with per-GPU memory in MiB; Gt is strict,
+        # and a size that is not a whole number of MiB needs the next MiB up.
+        mib = -(-gpu_memory // 2**20)
         required.append(
             {"key": options.gpu_memory_label_key, "operator": "Gt", "values": [str(mib - 1)]}
         )
@@ -60,7 +66,8 @@ def render_affinity(workload: InferenceWorkload, options: RenderOptions) -> dict
                     ]
                 },
             }
-            for pool, weight in zip(pools, pool_weights(len(pools)), strict=True)
+            # Pools past the weight range get no term: they stay allowed, last in order.
+            for pool, weight in zip(pools, pool_weights(len(pools)), strict=False)
         ]
     return {"nodeAffinity": node_affinity} if node_affinity else None
 

@@ -10,7 +10,7 @@ otherwise; callers add the field name and the fix.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -18,6 +18,9 @@ QUALIFIED_NAME_PART = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 QUANTITY = re.compile(r"^([+-]?[0-9]+(?:\.[0-9]*)?|[+-]?\.[0-9]+)([a-zA-Z]*|[eE][+-]?[0-9]+)$")
+_EXPONENT = re.compile(r"^[eE][+-]?[0-9]+$")
+# Kubernetes keeps quantities as 64-bit integers where it can; nothing real is larger.
+MAX_QUANTITY = Decimal(2**63 - 1)
 
 # Prefixes the Kubernetes project reserves for its own labels and annotations.
 RESERVED_DOMAINS = ("kubernetes.io", "k8s.io")
@@ -199,19 +202,27 @@ def parse_quantity(value: str) -> Decimal:
     if not match:
         raise ValueError(f"'{value}' is not a Kubernetes quantity")
     number_text, suffix = match.groups()
+    if not (suffix in _BINARY_SUFFIXES or suffix in _DECIMAL_SUFFIXES or _EXPONENT.match(suffix)):
+        raise ValueError(
+            f"'{value}' has an unknown suffix '{suffix}' (use m, k, M, G, T, Ki, Mi, Gi, Ti...)"
+        )
     try:
-        number = Decimal(number_text)
-    except InvalidOperation as err:  # pragma: no cover - the regex admits only numbers
-        raise ValueError(f"'{value}' is not a Kubernetes quantity") from err
+        amount = Decimal(number_text) * _factor(suffix)
+    except (ArithmeticError, ValueError) as err:
+        # Decimal signals (Overflow, InvalidOperation) are ArithmeticErrors, not
+        # ValueErrors: a huge exponent must read as a quantity error, not crash.
+        raise ValueError(f"'{value}' is out of range for a Kubernetes quantity") from err
+    if abs(amount) > MAX_QUANTITY:
+        raise ValueError(f"'{value}' is out of range for a Kubernetes quantity")
+    return amount
+
+
+def _factor(suffix: str) -> Decimal:
     if suffix in _BINARY_SUFFIXES:
-        return number * _BINARY_SUFFIXES[suffix]
+        return Decimal(_BINARY_SUFFIXES[suffix])
     if suffix in _DECIMAL_SUFFIXES:
-        return number * _DECIMAL_SUFFIXES[suffix]
-    if suffix[:1] in ("e", "E"):
-        return number * (Decimal(10) ** int(suffix[1:]))
-    raise ValueError(
-        f"'{value}' has an unknown suffix '{suffix}' (use m, k, M, G, T, Ki, Mi, Gi, Ti...)"
-    )
+        return _DECIMAL_SUFFIXES[suffix]
+    return Decimal(10) ** int(suffix[1:])
 
 
 def format_bytes(value: Decimal | int) -> str:
@@ -230,7 +241,10 @@ def format_bytes(value: Decimal | int) -> str:
     return str(int(amount))
 
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(r"^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
+
+MAX_DURATION_SECONDS = 2**31 - 1
+"""Kubernetes stores these durations as 32-bit integers (about 68 years)."""
 
 
 def parse_duration_seconds(value: int | str) -> int:
@@ -243,19 +257,28 @@ def parse_duration_seconds(value: int | str) -> int:
         The duration in whole seconds.
 
     Raises:
-        ValueError: The value is negative or not a duration.
+        ValueError: The value is negative, too long, or not a duration.
     """
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration")
     if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"{value} is negative")
-        return value
-    text = value.strip()
-    if text.isdigit():
-        return int(text)
-    match = _DURATION.match(text)
-    if not text or not match or not any(match.groups()):
-        raise ValueError(f"'{value}' is not a duration (write seconds, or e.g. '90s', '10m', '1h')")
-    hours, minutes, seconds = (int(part) if part else 0 for part in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+        seconds = value
+    else:
+        text = value.strip()
+        if len(text) > 32:
+            raise ValueError(f"'{text[:32]}...' is far too long for a duration")
+        match = _DURATION.match(text)
+        if text.isascii() and text.isdigit():
+            seconds = int(text)
+        elif not text or not match or not any(match.groups()):
+            raise ValueError(
+                f"'{value}' is not a duration (write seconds, or e.g. '90s', '10m', '1h')"
+            )
+        else:
+            hours, minutes, secs = (int(part) if part else 0 for part in match.groups())
+            seconds = hours * 3600 + minutes * 60 + secs
+    if seconds < 0:
+        raise ValueError(f"{value} is negative")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"{value!r} is longer than {MAX_DURATION_SECONDS} seconds")
+    return seconds

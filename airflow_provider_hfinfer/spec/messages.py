@@ -8,7 +8,25 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from airflow_provider_hfinfer.spec.models import HF_ACCESS_TYPES
+
 _PREFIXES = ("Value error, ", "Assertion failed, ")
+
+# pydantic's own messages state the rule; these add the fix.
+_HINTS = {
+    "extra_forbidden": "is not a field here: remove it or correct its spelling",
+    "missing": "is required: add it",
+    "string_type": "must be a string: quote the value in YAML (e.g. '4711')",
+}
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    parts = list(loc)
+    # The hf_access union puts the chosen type into the path (hf_access.token.token);
+    # a person thinks of the field as hf_access.token.
+    if len(parts) > 1 and parts[0] == "hf_access" and parts[1] in HF_ACCESS_TYPES:
+        del parts[1]
+    return ".".join(str(part) for part in parts) or "workload"
 
 
 def describe_errors(error: ValidationError) -> list[str]:
@@ -22,10 +40,9 @@ def describe_errors(error: ValidationError) -> list[str]:
     """
     lines: list[str] = []
     for item in error.errors(include_url=False, include_input=False):
-        path = ".".join(str(part) for part in item["loc"]) or "workload"
-        message = str(item["msg"])
+        message = _HINTS.get(item["type"]) or str(item["msg"])
         for prefix in _PREFIXES:
             if message.startswith(prefix):
                 message = message[len(prefix) :]
-        lines.append(f"{path}: {message}")
+        lines.append(f"{_path(item['loc'])}: {message}")
     return lines

@@ -16,8 +16,11 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
+    Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -43,6 +46,20 @@ def _fail(field: str, value: object, rule: str, fix: str) -> SpecError:
     return SpecError(f"{field} ({value!r}) {rule}: {fix}")
 
 
+def _quantity_text(value: Any) -> Any:
+    # YAML reads `cpu: 8` or `cpu: 0.5` as numbers; Kubernetes accepts them, so do we.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _reject_bool(value: Any, info: ValidationInfo) -> Any:
+    # pydantic's lax mode reads True as 1; a boolean here is always a typo.
+    if isinstance(value, bool):
+        raise SpecError(f"{info.field_name} ({value!r}) is a boolean: write a number")
+    return value
+
+
 def _check_quantity(value: str) -> str:
     try:
         amount = ks.parse_quantity(value)
@@ -64,15 +81,23 @@ def _check_duration(value: Any) -> int:
     raise SpecError(f"{value!r} is not a duration: write seconds (e.g. 600) or '10m', '1h30m'")
 
 
-Quantity = Annotated[str, AfterValidator(_check_quantity)]
+# json_schema_input_type: the schema documents what a user may write, not the stored type.
+Quantity = Annotated[
+    str,
+    BeforeValidator(_quantity_text, json_schema_input_type=str | int | float),
+    AfterValidator(_check_quantity),
+]
 """A positive Kubernetes resource quantity (``500m``, ``4``, ``16Gi``)."""
 
-Duration = Annotated[int, BeforeValidator(_check_duration)]
+Duration = Annotated[int, BeforeValidator(_check_duration, json_schema_input_type=int | str)]
 """A duration in whole seconds; accepts ``600``, ``'600'``, ``'10m'``, ``'1h30m'``."""
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+    # hide_input_in_errors: an error's input may be a mapping holding the HF token.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=False, hide_input_in_errors=True
+    )
 
 
 class ModelRef(_Frozen):
@@ -114,11 +139,11 @@ class ModelRef(_Frozen):
 
     @field_validator("revision", "served_name")
     @classmethod
-    def _no_blank(cls, value: str | None) -> str | None:
+    def _no_blank(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and (not value.strip() or any(ch.isspace() for ch in value)):
             raise SpecError(
-                f"{value!r} must be a non-empty string without spaces: remove the field "
-                "to use the default"
+                f"model.{info.field_name} ({value!r}) must be a non-empty string without "
+                "spaces: remove the field to use the default"
             )
         return value
 
@@ -214,9 +239,27 @@ class NewSecretHFAccess(_Frozen):
         return value
 
 
+HF_ACCESS_TYPES = ("none", "token", "existing_secret", "new_secret")
+
+
+def _hf_access_type(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if isinstance(kind, str) else None
+
+
 HFAccess = Annotated[
-    NoHFAccess | TokenHFAccess | ExistingSecretHFAccess | NewSecretHFAccess,
-    Field(discriminator="type"),
+    Annotated[NoHFAccess, Tag("none")]
+    | Annotated[TokenHFAccess, Tag("token")]
+    | Annotated[ExistingSecretHFAccess, Tag("existing_secret")]
+    | Annotated[NewSecretHFAccess, Tag("new_secret")],
+    Discriminator(
+        _hf_access_type,
+        custom_error_type="hf_access_type",
+        custom_error_message=(
+            "hf_access.type is missing or unknown: set type to 'none' (public model), "
+            "'token', 'existing_secret' or 'new_secret'"
+        ),
+    ),
 ]
 
 
@@ -283,7 +326,7 @@ class Compute(_Frozen):
     memory: Quantity | None = Field(default=None, description="Memory request, e.g. '64Gi'.")
     memory_limit: Quantity | None = Field(default=None, description="Memory limit.")
 
-    @field_validator("gpus", mode="before")
+    @field_validator("gpus", mode="before", json_schema_input_type=int | str)
     @classmethod
     def _gpus(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().isdigit():
@@ -324,6 +367,8 @@ class Replicas(_Frozen):
     min: int = Field(default=1, ge=0, description="Minimum replicas.")
     max: int = Field(default=1, ge=1, le=1000, description="Maximum replicas.")
 
+    _no_bool = field_validator("min", "max", mode="before")(_reject_bool)
+
     @model_validator(mode="after")
     def _order(self) -> Replicas:
         if self.min > self.max:
@@ -343,8 +388,12 @@ class Autoscaling(_Frozen):
     :param threshold: The value at which a replica is added.
     """
 
-    metric: Literal["latency", "throughput", "concurrency"]
+    metric: Literal["latency", "throughput", "concurrency"] = Field(
+        description="latency (ms), throughput (requests/s) or concurrency (requests)."
+    )
     threshold: float = Field(description="Value that triggers a new replica (> 0).")
+
+    _no_bool = field_validator("threshold", mode="before")(_reject_bool)
 
     @field_validator("threshold")
     @classmethod
@@ -377,12 +426,6 @@ class ScaleToZero(_Frozen):
         return value
 
 
-def _toleration_aliases(value: Any) -> Any:
-    if isinstance(value, dict) and value.get("operator") == "Equal":
-        return {**value, "operator": "Equals"}
-    return value
-
-
 class Toleration(_Frozen):
     """Lets replicas run on nodes with a matching taint.
 
@@ -398,6 +441,16 @@ class Toleration(_Frozen):
     value: str | None = None
     effect: Literal["NoExecute", "NoSchedule", "PreferNoSchedule", "Any"] = "Any"
     toleration_seconds: int | None = Field(default=None, ge=0)
+
+    _no_bool = field_validator("toleration_seconds", mode="before")(_reject_bool)
+
+    @field_validator(
+        "operator", mode="before", json_schema_input_type=Literal["Exists", "Equals", "Equal"]
+    )
+    @classmethod
+    def _equal_alias(cls, value: Any) -> Any:
+        # Kubernetes spells it 'Equal', the form 'Equals': accept both.
+        return "Equals" if value == "Equal" else value
 
     @field_validator("key")
     @classmethod
@@ -422,7 +475,12 @@ class Toleration(_Frozen):
                 )
             problem = ks.label_value_error(self.value)
             if problem:
-                raise _fail(f"tolerations[{self.key}].value", self.value, problem, "fix it")
+                raise _fail(
+                    f"tolerations[{self.key}].value",
+                    self.value,
+                    problem,
+                    "write the taint's value exactly as it is on the node",
+                )
         if self.toleration_seconds is not None and self.effect != "NoExecute":
             raise SpecError(
                 f"tolerations[{self.key}]: toleration_seconds applies only to effect "
@@ -449,6 +507,10 @@ class VLLMOptions(_Frozen):
     gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
     task: Literal["auto", "generate", "embedding"] = "auto"
     extra_args: tuple[str, ...] = ()
+
+    _no_bool = field_validator("max_model_len", "gpu_memory_utilization", mode="before")(
+        _reject_bool
+    )
 
     @field_validator("image")
     @classmethod

@@ -8,11 +8,20 @@ loaders from dict, JSON and YAML. The nested models live in ``models``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from airflow_provider_hfinfer.exceptions import SpecError
 from airflow_provider_hfinfer.spec import kube_syntax as ks
@@ -36,7 +45,6 @@ from airflow_provider_hfinfer.spec.models import (
     _fail,
     _Frozen,
     _model_shorthand,
-    _toleration_aliases,
 )
 
 MAX_ANNOTATIONS_BYTES = 256 * 1024
@@ -72,25 +80,56 @@ class InferenceWorkload(_Frozen):
         surge pod) or ``Recreate`` (stops the old replicas first).
     """
 
-    name: str = Field(description="Workload name, unique in the project.")
-    model: Annotated[ModelRef, BeforeValidator(_model_shorthand)]
-    hf_access: HFAccess = Field(default_factory=NoHFAccess)
-    endpoint_access: EndpointAccess = Field(default_factory=EndpointAccess)
-    compute: Compute = Field(default_factory=Compute)
-    replicas: Replicas = Field(default_factory=Replicas)
-    autoscaling: Autoscaling | None = None
-    scale_to_zero: ScaleToZero | None = None
+    name: str = Field(
+        description=f"Workload name, unique in the project: a DNS-1035 label of at most "
+        f"{MAX_NAME_LENGTH} characters."
+    )
+    model: Annotated[
+        ModelRef, BeforeValidator(_model_shorthand, json_schema_input_type=str | ModelRef)
+    ] = Field(description="The Hugging Face model: an id string, or {id, revision, served_name}.")
+    hf_access: HFAccess = Field(
+        default_factory=NoHFAccess,
+        description="How vLLM authenticates to Hugging Face: type none, token, "
+        "existing_secret or new_secret.",
+    )
+    endpoint_access: EndpointAccess = Field(
+        default_factory=EndpointAccess,
+        description="Who may call the endpoint: public, authenticated, groups or users.",
+    )
+    compute: Compute = Field(
+        default_factory=Compute, description="GPUs, GPU memory, CPU and memory of one replica."
+    )
+    replicas: Replicas = Field(
+        default_factory=Replicas, description="Minimum and maximum number of replicas."
+    )
+    autoscaling: Autoscaling | None = Field(
+        default=None, description="Metric and threshold; required exactly when min < max."
+    )
+    scale_to_zero: ScaleToZero | None = Field(
+        default=None, description="Scale to zero replicas when idle (sets replicas.min to 0)."
+    )
     node_pools: tuple[str, ...] = Field(default=(), description="Node pools, first preferred.")
     node_type: str | None = Field(default=None, description="Node type label value.")
-    tolerations: tuple[Annotated[Toleration, BeforeValidator(_toleration_aliases)], ...] = ()
+    tolerations: tuple[Toleration, ...] = Field(
+        default=(), description="Taints the replicas tolerate."
+    )
     auto_delete_after: Duration | None = Field(
         default=None, description="Seconds after completion/failure before deletion; 0 = at once."
     )
-    annotations: dict[str, str] = Field(default_factory=dict)
-    labels: dict[str, str] = Field(default_factory=dict)
-    vllm: VLLMOptions = Field(default_factory=VLLMOptions)
-    cache: ModelCache = Field(default_factory=ModelCache)
-    update_strategy: Literal["RollingUpdate", "Recreate"] = "RollingUpdate"
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Annotations for every object and pod."
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels for every object and pod."
+    )
+    vllm: VLLMOptions = Field(default_factory=VLLMOptions, description="vLLM serving options.")
+    cache: ModelCache = Field(
+        default_factory=ModelCache, description="Where model weights are cached (HF_HOME)."
+    )
+    update_strategy: Literal["RollingUpdate", "Recreate"] = Field(
+        default="RollingUpdate",
+        description="RollingUpdate (needs a spare GPU for the surge pod) or Recreate.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -195,7 +234,8 @@ class InferenceWorkload(_Frozen):
     @model_validator(mode="after")
     def _vllm_args(self) -> InferenceWorkload:
         for arg in self.vllm.extra_args:
-            flag = arg.split("=", 1)[0]
+            # '--port=80' and '--port 80' (one list item) both set --port.
+            flag = re.split(r"[=\s]", arg.strip(), maxsplit=1)[0]
             if flag in RESERVED_VLLM_FLAGS:
                 raise _fail(
                     "vllm.extra_args",
@@ -212,6 +252,21 @@ class InferenceWorkload(_Frozen):
                     "remove it, or remove autoscaling",
                 )
         return self
+
+    # Defined after the other model validators so it wraps them all, including the
+    # cross-field rules above, whose errors carry the whole input.
+    @model_validator(mode="wrap")
+    @classmethod
+    def _mask_secrets(
+        cls, data: Any, handler: ModelWrapValidatorHandler[InferenceWorkload]
+    ) -> InferenceWorkload:
+        try:
+            return handler(data)
+        except ValidationError as err:
+            secrets = _inline_secrets(data)
+            if not secrets:
+                raise
+            raise _without_secrets(err, secrets) from None
 
     @property
     def min_replicas(self) -> int:
@@ -236,10 +291,19 @@ class InferenceWorkload(_Frozen):
 
         Returns:
             The validated workload.
+
+        Raises:
+            SpecError: The text is not YAML, or not a mapping of fields.
+            pydantic.ValidationError: A field breaks a rule.
         """
         import yaml
 
-        data = yaml.safe_load(text)
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise SpecError(
+                f"the workload is not valid YAML ({_yaml_problem(err)}): fix the syntax there"
+            ) from err
         if not isinstance(data, dict):
             raise SpecError(
                 f"a workload must be a mapping of fields, got {type(data).__name__}: "
@@ -268,15 +332,80 @@ class InferenceWorkload(_Frozen):
 
         Returns:
             The validated workload.
+
+        Raises:
+            SpecError: The value is of another type, or text that is not a mapping.
+            pydantic.ValidationError: A field breaks a rule.
         """
         if isinstance(value, InferenceWorkload):
             return value
         if isinstance(value, str):
-            stripped = value.lstrip()
-            if stripped.startswith("{"):
-                return cls.model_validate(json.loads(stripped))
+            if value.lstrip().startswith("{"):
+                try:
+                    data = json.loads(value)
+                except json.JSONDecodeError:
+                    # Not JSON: a YAML flow mapping such as '{name: x, model: y}'.
+                    return cls.from_yaml(value)
+                return cls.model_validate(data)
             return cls.from_yaml(value)
-        return cls.model_validate(dict(value))
+        if isinstance(value, Mapping):
+            return cls.model_validate(dict(value))
+        raise SpecError(
+            f"a workload must be an InferenceWorkload, a mapping or YAML/JSON text, got "
+            f"{type(value).__name__}: pass one of those"
+        )
+
+
+def _yaml_problem(err: Exception) -> str:
+    """Say where and what the YAML problem is, on one line."""
+    import yaml
+
+    if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
+        mark = err.problem_mark
+        what = ", ".join(part for part in (err.context, err.problem) if part)
+        return f"line {mark.line + 1}, column {mark.column + 1}: {what}"
+    return " ".join(str(err).split())
+
+
+_SECRET_FIELDS = ("token", "value")
+_MASK = "**********"
+
+
+def _inline_secrets(data: Any) -> tuple[str, ...]:
+    if not isinstance(data, Mapping) or not isinstance(data.get("hf_access"), Mapping):
+        return ()
+    access = data["hf_access"]
+    return tuple(
+        item for key in _SECRET_FIELDS if isinstance(item := access.get(key), str) and item.strip()
+    )
+
+
+def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        return _MASK if any(secret in value for secret in secrets) else value
+    if isinstance(value, Mapping):
+        return {key: _scrub(item, secrets) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(item, secrets) for item in value]
+    return value
+
+
+def _without_secrets(error: ValidationError, secrets: tuple[str, ...]) -> ValidationError:
+    """Rebuild ``error`` with every copy of an inline token masked.
+
+    pydantic keeps each error's input (``errors()``, ``json()``); a rule failing on
+    the whole workload, or on ``hf_access``, would otherwise carry the plain token.
+    """
+    details: list[InitErrorDetails] = [
+        {
+            # A custom error of the same type and message keeps describe_errors' output.
+            "type": PydanticCustomError(item["type"], item["msg"]),
+            "loc": item["loc"],
+            "input": _scrub(item["input"], secrets),
+        }
+        for item in error.errors(include_url=False)
+    ]
+    return ValidationError.from_exception_data(error.title, details, hide_input=True)
 
 
 def _check_key(field: str, key: str) -> None:
