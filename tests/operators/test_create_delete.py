@@ -130,7 +130,9 @@ def test_retry_after_a_failed_attempt_reconciles_without_duplicates(
         # Once the second attempt re-applies the Deployment, make it available.
         while not stop.is_set():
             applies = cluster.requests.count(method="PATCH", path_regex="/deployments/llama$")
-            if applies == 1 and not uids:
+            # The ScaledObject is applied last: once it is, attempt 1 created everything.
+            last = cluster.requests.count(method="PATCH", path_regex="/scaledobjects/llama$")
+            if last == 1 and applies == 1 and not uids:
                 uids.update({ref: obj["metadata"]["uid"] for ref, obj in stored(cluster).items()})
             if applies >= 2:
                 mark_available(cluster, "llama")
