@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_provider_hfinfer.operators.inference import (
-    HFInferenceCreateOperator,
-    HFInferenceDeleteOperator,
-)
+from airflow_provider_hfinfer.operators.create import HFInferenceCreateOperator
+from airflow_provider_hfinfer.operators.delete import HFInferenceDeleteOperator
 
 __all__ = ["HFInferenceCreateOperator", "HFInferenceDeleteOperator"]

@@ -1,0 +1,92 @@
+"""The delete operator: removes every object of a workload, found by its labels.
+
+This module owns deletion by the provider's labels only, so objects this
+provider does not manage are never touched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_hfinfer.exceptions import WorkloadError
+from airflow_provider_hfinfer.hooks.inference import HFInferenceHook, object_ref
+from airflow_provider_hfinfer.kube import resources as res
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class HFInferenceDeleteOperator(BaseOperator):
+    """Delete every object of a workload, found by the provider's labels.
+
+    Succeeds when the workload is already gone. Objects with the same name that
+    this provider does not manage are never touched.
+
+    :param name: The workload name (templated; e.g. from the create task's XCom).
+    :param namespace: The project's namespace (templated).
+    :param kubernetes_conn_id: The Airflow Kubernetes connection.
+    :param wait_for_pods: Wait until the workload's pods are gone.
+    :param timeout: Seconds to wait for the pods.
+    :param poll_interval: Seconds between pod checks.
+    :param dry_run: Only log which objects would be deleted; contacts no cluster.
+    """
+
+    template_fields: Sequence[str] = ("name", "namespace", "kubernetes_conn_id")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        namespace: str,
+        kubernetes_conn_id: str = HFInferenceHook.default_conn_name,
+        wait_for_pods: bool = False,
+        timeout: float = 600,
+        poll_interval: float = 5,
+        dry_run: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.is_dry_run = dry_run
+        self.name = name
+        self.namespace = namespace
+        self.kubernetes_conn_id = kubernetes_conn_id
+        self.wait_for_pods = wait_for_pods
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+
+    def execute(self, context: Context) -> list[str]:
+        """Delete the workload's objects; return ``Kind/name`` of those deleted."""
+        from airflow_provider_hfinfer.render.metadata import workload_selector
+
+        if self.is_dry_run:
+            self.log.info(
+                "dry run: would delete every object labelled %s in namespace %s",
+                workload_selector(self.name),
+                self.namespace,
+            )
+            return []
+        hook = HFInferenceHook(kubernetes_conn_id=self.kubernetes_conn_id)
+        objects = hook.list_workload_objects(self.name, self.namespace)
+        deleted = [object_ref(obj) for obj in reversed(objects) if hook.delete(obj)]
+        if deleted:
+            self.log.info("deleted %s", ", ".join(deleted))
+        else:
+            self.log.info("workload %s/%s is already gone", self.namespace, self.name)
+        if self.wait_for_pods:
+            deadline = time.monotonic() + self.timeout
+            while pods := hook.list_objects(
+                res.POD, self.namespace, label_selector=workload_selector(self.name)
+            ):
+                if time.monotonic() >= deadline:
+                    raise WorkloadError(
+                        f"{len(pods)} pod(s) still terminating after {self.timeout:.0f}s",
+                        name=self.name,
+                        namespace=self.namespace,
+                        reason="Timeout",
+                    )
+                time.sleep(self.poll_interval)
+        return deleted
