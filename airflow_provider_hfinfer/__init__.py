@@ -28,4 +28,5 @@ def get_provider_info() -> dict[str, Any]:
             "wait until they serve, roll them forward and clean them up."
         ),
         "versions": [__version__],
+        "extra-links": ["airflow_provider_hfinfer.links.endpoint.HFInferenceEndpointLink"],
     }

@@ -23,6 +23,7 @@ from airflow_provider_hfinfer.kube.requests import (
     plan_list,
     plan_merge_patch,
 )
+from airflow_provider_hfinfer.placement import ACTIVE_PODS_FIELD_SELECTOR, pool_selector
 from airflow_provider_hfinfer.render.metadata import workload_selector
 from airflow_provider_hfinfer.render.options import RenderOptions
 
@@ -159,6 +160,57 @@ class HFInferenceHook(BaseHook):
             "scaler": scaler,
         }
 
+    def service_proxy_get(
+        self, service: str, namespace: str, path: str, *, port: str = "http", timeout: float = 10
+    ) -> tuple[int, bytes]:
+        """GET ``path`` on a Service through the API server's service proxy.
+
+        Works from outside the cluster (``/api/v1/namespaces/{ns}/services/
+        {service}:{port}/proxy/{path}``). The body is read raw: the client would
+        otherwise try to decode a text answer as a model.
+
+        Returns:
+            ``(HTTP status, body)``; status 0 when no answer came.
+        """
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        api = client.CoreV1Api(self.kube_hook.api_client)
+        try:
+            response = api.connect_get_namespaced_service_proxy_with_path(
+                f"{service}:{port}",
+                namespace,
+                path.lstrip("/"),
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
+        except ApiException as err:
+            body = err.body if isinstance(err.body, bytes) else str(err.body or "").encode()
+            return int(err.status or 0), body
+        return int(response.status), bytes(response.data)
+
+    def pod_log_tail(self, pod: str, namespace: str, lines: int = 20) -> str | None:
+        """The last ``lines`` lines of a pod's log; None when it cannot be read."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        api = client.CoreV1Api(self.kube_hook.api_client)
+        try:
+            response = api.read_namespaced_pod_log(
+                pod, namespace, tail_lines=lines, _preload_content=False, _request_timeout=10
+            )
+        except ApiException:
+            return None
+        return bytes(response.data).decode(errors="replace")
+
+    def list_pool_nodes(self, label_key: str, pools: Sequence[str]) -> list[dict[str, Any]]:
+        """Nodes of the listed node pools, cluster-wide (selector ``key in (pools)``)."""
+        return self.list_objects(res.NODE, None, label_selector=pool_selector(label_key, pools))
+
+    def list_active_pods(self) -> list[dict[str, Any]]:
+        """Pods of every namespace that may hold node resources (not Succeeded or Failed)."""
+        return self.list_objects(res.POD, None, field_selector=ACTIVE_PODS_FIELD_SELECTOR)
+
     def delete(self, obj: Mapping[str, Any], *, dry_run: bool = False) -> bool:
         """Delete one object; False when it was already gone."""
         resource = res.resource_for(obj["apiVersion"], obj["kind"])
@@ -183,3 +235,24 @@ class HFInferenceHook(BaseHook):
         return self.client.send(
             plan_merge_patch(resource, meta["name"], meta.get("namespace"), patch)
         )
+
+    def list_selected(
+        self,
+        label_selector: str,
+        namespaces: Sequence[str] | None = None,
+        kinds: Iterable[res.Resource] = res.WORKLOAD_KINDS,
+    ) -> list[dict[str, Any]]:
+        """Objects of several kinds matching one label selector, ``kind`` set on each.
+
+        One list call per kind and namespace, or per kind cluster-wide when
+        ``namespaces`` is None; a kind whose CRD is not installed lists as empty.
+        """
+        scopes: Sequence[str | None] = list(namespaces) if namespaces is not None else [None]
+        found: list[dict[str, Any]] = []
+        for resource in kinds:
+            for namespace in scopes:
+                for item in self.list_objects(resource, namespace, label_selector=label_selector):
+                    item.setdefault("apiVersion", resource.api_version)
+                    item.setdefault("kind", resource.kind)
+                    found.append(item)
+        return found

@@ -4,5 +4,16 @@ from __future__ import annotations
 
 from airflow_provider_hfinfer.operators.create import HFInferenceCreateOperator
 from airflow_provider_hfinfer.operators.delete import HFInferenceDeleteOperator
+from airflow_provider_hfinfer.operators.lifecycle import (
+    HFInferenceCleanupOperator,
+    HFInferenceCompleteOperator,
+)
+from airflow_provider_hfinfer.operators.update import HFInferenceUpdateOperator
 
-__all__ = ["HFInferenceCreateOperator", "HFInferenceDeleteOperator"]
+__all__ = [
+    "HFInferenceCleanupOperator",
+    "HFInferenceCompleteOperator",
+    "HFInferenceCreateOperator",
+    "HFInferenceDeleteOperator",
+    "HFInferenceUpdateOperator",
+]

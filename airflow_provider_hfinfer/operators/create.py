@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, conf
 from pydantic import SecretStr, ValidationError
 
 from airflow_provider_hfinfer.exceptions import (
@@ -26,6 +27,15 @@ from airflow_provider_hfinfer.exceptions import (
 )
 from airflow_provider_hfinfer.hooks.inference import HFInferenceHook, object_ref
 from airflow_provider_hfinfer.kube import resources as res
+from airflow_provider_hfinfer.lifecycle import reopen, stamp_applied_spec
+from airflow_provider_hfinfer.links.endpoint import HFInferenceEndpointLink
+from airflow_provider_hfinfer.operators.lifecycle import (
+    FailurePolicy,
+    adopted,
+    check_failure_policy,
+    settle_failed_workload,
+    workload_failure_callback,
+)
 from airflow_provider_hfinfer.render.metadata import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
@@ -38,6 +48,7 @@ if TYPE_CHECKING:
 
 OWNER_ANNOTATION = f"{PROVIDER_PREFIX}/owner"
 STATE_KEY = "hfinfer_workload"
+PENDING_RESULT_KEY = "hfinfer_pending_result"
 
 
 def _spec_error(err: ValidationError | SpecError) -> SpecError:
@@ -78,6 +89,10 @@ class HFInferenceCreateOperator(BaseOperator):
     :param wait_for_ready: Wait until the Deployment is available.
     :param timeout: Seconds to wait for readiness.
     :param poll_interval: Seconds between readiness checks.
+    :param deferrable: With ``wait_for_ready``, wait in the triggerer
+        (:class:`~airflow_provider_hfinfer.triggers.InferenceReadyTrigger`, which
+        watches the cluster) instead of polling from a worker slot; default
+        ``[operators] default_deferrable``. The XCom result is the same.
     :param render_options: Overrides of the connection's cluster settings.
     :param check_quota: Compare the request with the namespace's ResourceQuota first.
     :param preflight: Model pre-flight check before anything is applied: ``strict``
@@ -85,11 +100,21 @@ class HFInferenceCreateOperator(BaseOperator):
         (log problems, go on) or ``off``.
     :param hf_endpoint: Hugging Face Hub URL for the pre-flight check (default:
         ``$HF_ENDPOINT`` or huggingface.co).
+    :param strict_node_pool_order: Pin the pods to the first listed node pool with free
+        capacity for the replicas now (falling back down the list) instead of only
+        preferring the order; needs read access to nodes and pods cluster-wide
+        (``deploy/rbac.yaml``), otherwise the preferred-order affinity is kept.
+    :param on_failure: What happens to the applied workload when the readiness wait ends
+        on a terminal failure, the task is killed (``on_kill``, ``execution_timeout``)
+        or fails for good (``on_failure_callback``): ``mark_failed`` (default: marked
+        Failed, so its ``auto_delete_after`` applies), ``delete`` (removed at once) or
+        ``keep`` (left running, e.g. to debug). A retry re-applies and clears the mark.
     """
 
     template_fields: Sequence[str] = ("workload", "namespace", "kubernetes_conn_id", "hf_conn_id")
     template_fields_renderers = {"workload": "yaml"}
     ui_color = "#ffd21e"
+    operator_extra_links = (HFInferenceEndpointLink(),)
 
     def __init__(
         self,
@@ -103,13 +128,20 @@ class HFInferenceCreateOperator(BaseOperator):
         wait_for_ready: bool = False,
         timeout: float = 1800,
         poll_interval: float = 10,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         render_options: Mapping[str, Any] | None = None,
         check_quota: bool = True,
         preflight: Literal["strict", "warn", "off"] = "strict",
         hf_endpoint: str | None = None,
+        strict_node_pool_order: bool = False,
+        on_failure: FailurePolicy = "mark_failed",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.strict_node_pool_order = strict_node_pool_order
+        self.on_failure = check_failure_policy(on_failure)
+        self.on_failure_callback = [*self.on_failure_callback, workload_failure_callback]
+        self._in_flight: tuple[str, list[str]] | None = None
         if preflight not in ("strict", "warn", "off"):
             raise ValueError(f"preflight ({preflight!r}) must be 'strict', 'warn' or 'off'")
         self.preflight = preflight
@@ -125,6 +157,7 @@ class HFInferenceCreateOperator(BaseOperator):
         self.wait_for_ready = wait_for_ready
         self.timeout = timeout
         self.poll_interval = poll_interval
+        self.deferrable = deferrable
         self.render_options = dict(render_options or {})
         self.check_quota = check_quota
 
@@ -222,6 +255,7 @@ class HFInferenceCreateOperator(BaseOperator):
         identity = _task_identity(context)
         for manifest in manifests:
             manifest["metadata"]["annotations"][OWNER_ANNOTATION] = identity
+        stamp_applied_spec(manifests, workload)  # the next rollout's rollback target
         self.log.info("%s", describe_plan(workload, manifests, self.namespace))
         result: dict[str, Any] = {
             "name": workload.name,
@@ -239,10 +273,18 @@ class HFInferenceCreateOperator(BaseOperator):
             result["manifests"] = redact_manifests(manifests)
             return result
         existing = self._check_ownership(workload, manifests, identity)
+        # A workload another task deployed (if_exists="update") is not this task's to fail.
+        self._adopted = adopted(existing.values(), OWNER_ANNOTATION, identity)
         self._record_state(context, workload.name)
         if self.check_quota:
             self._check_quota(workload, options, updating=bool(existing))
+        if self.strict_node_pool_order:
+            self._pin_node_pool(workload, manifests, options)
+        self._in_flight = (workload.name, [object_ref(item) for item in manifests])
         self._apply(workload, manifests, existing)
+        reopen(self.hook, existing.values())  # deployed again: an old finished mark goes
+        if self.wait_for_ready and self.deferrable:
+            self._defer_until_ready(context, result)
         if self.wait_for_ready:
             self._wait_available(workload.name)
         return result
@@ -331,6 +373,82 @@ class HFInferenceCreateOperator(BaseOperator):
                 reason="QuotaExceeded",
             )
 
+    def _pin_node_pool(
+        self, workload: InferenceWorkload, manifests: list[dict[str, Any]], options: Any
+    ) -> None:
+        """Strict node-pool order: narrow the pod template to the first pool with room now.
+
+        Falls back to the preferred-order affinity when no listed pool has room or
+        the connection may not read nodes and pods cluster-wide.
+        """
+        from airflow_provider_hfinfer.placement import PodShape, decide_placement
+        from airflow_provider_hfinfer.render.scheduling import pin_to_pool
+
+        pools = list(workload.node_pools)
+        deployment = next((item for item in manifests if item["kind"] == "Deployment"), None)
+        if len(pools) < 2 or deployment is None:
+            self.log.info("strict node-pool order: fewer than two node pools, nothing to choose")
+            return
+        key = options.node_pool_label_key
+        try:
+            nodes = self.hook.list_pool_nodes(key, pools)
+            pods = self.hook.list_active_pods()
+        except KubeAPIError as err:
+            if err.status not in (401, 403):
+                raise
+            self.log.warning(
+                "strict node-pool order unavailable, keeping the preferred-order affinity: %s",
+                err,
+            )
+            return
+        pod_spec = deployment["spec"]["template"]["spec"]
+        decision = decide_placement(
+            nodes,
+            pods,
+            pool_label_key=key,
+            shape=PodShape.from_pod_spec(pod_spec, key),
+            replicas=workload.replicas.min,
+            pools=pools,
+            own_namespace=self.namespace,
+            own_labels={WORKLOAD_LABEL: workload.name, MANAGED_BY_LABEL: MANAGED_BY},
+        )
+        if decision.pool is None:
+            self.log.warning("%s", decision.describe())
+            return
+        pod_spec["affinity"] = pin_to_pool(pod_spec.get("affinity"), decision.pool, options)
+        self.log.info("%s", decision.describe())
+
+    def on_kill(self) -> None:
+        """Log what a killed deploy leaves behind, then hand it to ``_on_kill_hook()``.
+
+        This method itself deletes nothing: a retry of the task reconciles the objects
+        this attempt applied (never duplicates them), and with ``if_exists="update"``
+        they may be a workload that is serving traffic. What happens to them is the
+        ``on_failure`` policy, applied by ``_on_kill_hook()`` (called last, when
+        defined): marked Failed so ``auto_delete_after`` applies, deleted, or kept.
+        """
+        if self._in_flight is None:
+            self.log.info("killed before any object was applied; the cluster is unchanged")
+        else:
+            name, refs = self._in_flight
+            self.log.warning(
+                "killed while deploying workload %s in namespace %s: left in place for a "
+                "retry to reconcile or HFInferenceDeleteOperator to remove: %s",
+                name,
+                self.namespace,
+                ", ".join(refs),
+            )
+        extra = getattr(self, "_on_kill_hook", None)
+        if callable(extra):
+            extra()
+
+    def _on_kill_hook(self) -> None:
+        self._settle_failure("the task was killed")
+
+    def _settle_failure(self, reason: str, context: Context | None = None) -> None:
+        """Apply ``on_failure`` to the workload this task applied (once per attempt)."""
+        settle_failed_workload(self, reason, context)
+
     def _apply(
         self,
         workload: InferenceWorkload,
@@ -354,6 +472,60 @@ class HFInferenceCreateOperator(BaseOperator):
             raise
         self.log.info("applied %d objects for workload %s", len(manifests), workload.name)
 
+    def _defer_until_ready(self, context: Context, result: dict[str, Any]) -> None:
+        """Hand the readiness wait to the triggerer; ``execute_complete`` finishes.
+
+        The result also goes to XCom (``hfinfer_pending_result``): ``dag.test()``
+        resumes a task with the event alone, without the deferral's kwargs.
+        """
+        from airflow_provider_hfinfer.triggers.readiness import InferenceReadyTrigger
+
+        adopted_workload = bool(getattr(self, "_adopted", False))
+        context["ti"].xcom_push(
+            key=PENDING_RESULT_KEY, value={"result": result, "adopted": adopted_workload}
+        )
+        trigger = InferenceReadyTrigger(
+            result["name"],
+            self.namespace,
+            self.kubernetes_conn_id,
+            timeout=self.timeout,
+            started_at=time.time(),
+        )
+        self.defer(
+            trigger=trigger,
+            method_name="execute_complete",
+            kwargs={"result": result, "adopted": adopted_workload},
+            timeout=timedelta(seconds=self.timeout + 60),
+        )
+
+    def execute_complete(
+        self,
+        context: Context,
+        event: Mapping[str, Any] | None = None,
+        result: dict[str, Any] | None = None,
+        adopted: bool = False,
+    ) -> dict[str, Any]:
+        """Finish a deferred readiness wait: the XCom result, or fail with the reason."""
+        from airflow_provider_hfinfer.triggers.events import ReadinessEvent
+
+        outcome = ReadinessEvent.from_payload(event)
+        self.log.info("%s", outcome.describe())
+        if result is None:
+            pending = context["ti"].xcom_pull(task_ids=self.task_id, key=PENDING_RESULT_KEY) or {}
+            result, adopted = pending.get("result"), bool(pending.get("adopted"))
+        done = dict(result or {})
+        if outcome.status == "ready":
+            return done
+        reason = "Timeout" if outcome.status == "timeout" else outcome.reason
+        if outcome.status == "failed":
+            # A resumed task is a fresh instance: name what it applied before settling.
+            self._in_flight = (outcome.name, [str(ref) for ref in done.get("objects") or []])
+            self._adopted = adopted
+            self._settle_failure(f"{reason}: {outcome.message}")
+        raise WorkloadError(
+            outcome.message, name=outcome.name, namespace=outcome.namespace, reason=reason
+        )
+
     def _wait_available(self, name: str) -> None:
         from datetime import datetime, timezone
 
@@ -370,6 +542,7 @@ class HFInferenceCreateOperator(BaseOperator):
             if status.is_ready or status.phase == Phase.SCALED_TO_ZERO:
                 return
             if status.is_failed:
+                self._settle_failure(f"{status.reason}: {status.stable_message or status.message}")
                 raise WorkloadError(
                     status.message, name=name, namespace=self.namespace, reason=status.reason
                 )

@@ -1,4 +1,4 @@
-"""Fixtures for the pre-flight tests: a fake Hub on 127.0.0.1 and a network guard."""
+"""Fixtures for the pre-flight tests: a fake Hub on 127.0.0.1, a network guard, DAG runs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from airflow_fixtures import airflow_db, run_task  # noqa: F401
 
 from airflow_provider_hfinfer.preflight import clear_cache
 

@@ -1,0 +1,348 @@
+"""The readiness sensor: wait until an inference workload really serves.
+
+This module owns :class:`InferenceReadySensor`: which workload to wait on
+(explicit ``name``/``namespace`` or the create operator's XCom), the poke
+(one snapshot through the hook, judged by the shared readiness model), the
+progress log (one line each time the verdict's fingerprint changes), failing
+fast with the model's reason and message on terminal failures, endpoint
+verification, and deferral to :class:`~airflow_provider_hfinfer.triggers.
+InferenceReadyTrigger` with ``deferrable=True``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+
+from airflow_provider_hfinfer.hooks.inference import HFInferenceHook
+from airflow_provider_hfinfer.sensors.endpoint import (
+    EndpointCheck,
+    check_verify_mode,
+    verify_endpoint,
+)
+from airflow_provider_hfinfer.status import (
+    DEFAULT_GRACE_PERIOD_SECONDS,
+    Phase,
+    WorkloadStatus,
+    assess,
+    progress_line,
+)
+from airflow_provider_hfinfer.triggers.events import ReadinessEvent
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+LOG_TAIL_REASONS = frozenset(
+    {"CrashLoopBackOff", "OOMKilled", "ContainerTerminated", "RunContainerError"}
+)
+VERIFY_RETRY_SECONDS = 2.0
+
+
+def _parse_xcom(value: Any) -> dict[str, Any]:
+    """The create operator's XCom as a dict, also when templating made it text."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, str) and value.strip():
+        for parse in (json.loads, ast.literal_eval):
+            try:
+                parsed = parse(value)
+            except (ValueError, SyntaxError):
+                continue
+            if isinstance(parsed, Mapping):
+                return dict(parsed)
+    raise ValueError(
+        f"workload_xcom ({str(value)[:80]!r}) is not the create operator's result: pass "
+        "its output (e.g. deploy.output) or a dict with name and namespace"
+    )
+
+
+class InferenceReadySensor(BaseSensorOperator):
+    """Succeed when an inference workload serves; fail fast with the cause when it never will.
+
+    Poke and reschedule modes read one snapshot per poke; ``deferrable=True``
+    hands the wait to :class:`~airflow_provider_hfinfer.triggers.InferenceReadyTrigger`,
+    which watches the cluster from the triggerer without a worker slot. The
+    result (XCom) is ``name``, ``namespace``, ``phase``, ``reason``,
+    ``ready_replicas``, ``desired_replicas`` and ``endpoint`` (what was verified).
+
+    :param name: The workload name (templated); or use ``workload_xcom``.
+    :param namespace: Its namespace (templated).
+    :param workload_xcom: The create operator's XCom dict (``name``, ``namespace``,
+        optionally ``served_model_name`` and ``endpoint_url``), e.g. ``deploy.output``.
+    :param kubernetes_conn_id: The Airflow Kubernetes connection (templated).
+    :param config_file: Optional kubeconfig path (deferrable mode, on the triggerer).
+    :param cluster_context: Optional kubeconfig context (deferrable mode).
+    :param min_ready_replicas: Ready replicas required (default: all desired).
+    :param accept_scaled_to_zero: Count a workload its autoscaler holds at zero as ready.
+    :param grace_period: Seconds failures that may heal (Unschedulable, quota,
+        image pull errors) are waited on before the sensor fails.
+    :param verify_endpoint: ``none``, ``proxy`` (``/health`` and ``/v1/models``
+        through the API server's service proxy) or ``url`` (at ``endpoint_url``).
+    :param endpoint_url: Base URL for ``verify_endpoint="url"`` (templated).
+    :param served_model_name: The name ``/v1/models`` must list (default: from
+        ``workload_xcom``; otherwise any model).
+    :param verify_timeout: Seconds a deferred sensor keeps retrying the endpoint
+        after the trigger reported ready.
+    :param deferrable: Wait in the triggerer (default ``[operators] default_deferrable``).
+    :param resync_interval: Deferrable mode: seconds between full re-lists.
+    """
+
+    template_fields: Sequence[str] = (
+        "name",
+        "namespace",
+        "workload_xcom",
+        "kubernetes_conn_id",
+        "endpoint_url",
+        "served_model_name",
+    )
+    ui_color = "#ffd21e"
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        namespace: str | None = None,
+        workload_xcom: Mapping[str, Any] | str | None = None,
+        kubernetes_conn_id: str = HFInferenceHook.default_conn_name,
+        config_file: str | None = None,
+        cluster_context: str | None = None,
+        min_ready_replicas: int | None = None,
+        accept_scaled_to_zero: bool = False,
+        grace_period: float = DEFAULT_GRACE_PERIOD_SECONDS,
+        verify_endpoint: str = "none",
+        endpoint_url: str | None = None,
+        served_model_name: str | None = None,
+        verify_timeout: float = 60.0,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        resync_interval: float = 300.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if name is None and workload_xcom is None:
+            raise ValueError("give the workload as name + namespace, or as workload_xcom")
+        check_verify_mode(verify_endpoint, endpoint_url or "from-xcom")
+        self.name = name
+        self.namespace = namespace
+        self.workload_xcom = workload_xcom
+        self.kubernetes_conn_id = kubernetes_conn_id
+        self.config_file = config_file
+        self.cluster_context = cluster_context
+        self.min_ready_replicas = min_ready_replicas
+        self.accept_scaled_to_zero = accept_scaled_to_zero
+        self.grace_period = grace_period
+        self.verify_endpoint = verify_endpoint
+        self.endpoint_url = endpoint_url
+        self.served_model_name = served_model_name
+        self.verify_timeout = verify_timeout
+        self.deferrable = deferrable
+        self.resync_interval = resync_interval
+        self._last_fingerprint = ""
+        self._last_line = ""
+
+    @cached_property
+    def hook(self) -> HFInferenceHook:
+        """The hook of the sensor's connection."""
+        return HFInferenceHook(kubernetes_conn_id=self.kubernetes_conn_id)
+
+    # ------------------------------------------------------------ the target
+
+    def _target(self) -> tuple[str, str]:
+        """``(name, namespace)`` after templating; also fills model and URL from the XCom."""
+        name, namespace = self.name, self.namespace
+        if self.workload_xcom is not None:
+            result = _parse_xcom(self.workload_xcom)
+            name = name or result.get("name")
+            namespace = namespace or result.get("namespace")
+            self.served_model_name = self.served_model_name or result.get("served_model_name")
+            self.endpoint_url = self.endpoint_url or result.get("endpoint_url")
+        if not name or not namespace:
+            raise ValueError(
+                f"the workload needs a name and a namespace (got name={name!r}, "
+                f"namespace={namespace!r}): set them or pass the create operator's XCom"
+            )
+        check_verify_mode(self.verify_endpoint, self.endpoint_url)
+        return str(name), str(namespace)
+
+    # ----------------------------------------------------------------- poking
+
+    def _assess(self, name: str, namespace: str, log_tails: dict[str, str]) -> WorkloadStatus:
+        snapshot = self.hook.workload_snapshot(name, namespace)
+        return assess(
+            **snapshot,
+            now=datetime.now(timezone.utc),
+            grace_period_seconds=self.grace_period,
+            log_tails=log_tails,
+            min_ready=self.min_ready_replicas,
+        )
+
+    def _log_progress(self, status: WorkloadStatus, name: str) -> None:
+        if status.fingerprint() != self._last_fingerprint:
+            self._last_fingerprint = status.fingerprint()
+            self._last_line = progress_line(status, name=name)
+            self.log.info("%s", self._last_line)
+
+    def _with_logs(self, status: WorkloadStatus, name: str, namespace: str) -> WorkloadStatus:
+        crashed = [pod for pod in status.pods if pod.current and pod.reason in LOG_TAIL_REASONS]
+        if not crashed:
+            return status
+        tail = self.hook.pod_log_tail(crashed[0].name, namespace)
+        return self._assess(name, namespace, {crashed[0].name: tail}) if tail else status
+
+    def _done(self, status: WorkloadStatus) -> bool:
+        if status.is_ready:
+            return True
+        return status.phase is Phase.SCALED_TO_ZERO and self.accept_scaled_to_zero
+
+    def _fail(self, reason: str, message: str, name: str, namespace: str) -> None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"[{reason}] {namespace}/{name}: {message}")
+
+    def _verify(self, name: str, namespace: str) -> EndpointCheck:
+        return verify_endpoint(
+            self.verify_endpoint,
+            hook=self.hook,
+            name=name,
+            namespace=namespace,
+            served_model_name=self.served_model_name,
+            endpoint_url=self.endpoint_url,
+        )
+
+    def _result(
+        self,
+        name: str,
+        namespace: str,
+        phase: str,
+        reason: str,
+        ready: int,
+        desired: int,
+        check: str,
+    ) -> dict[str, Any]:
+        return {
+            "name": name,
+            "namespace": namespace,
+            "phase": phase,
+            "reason": reason,
+            "ready_replicas": ready,
+            "desired_replicas": desired,
+            "endpoint": check,
+        }
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        """One snapshot, one verdict: done, keep waiting, or fail with the cause."""
+        name, namespace = self._target()
+        status = self._assess(name, namespace, {})
+        self._log_progress(status, name)
+        if status.is_failed:
+            status = self._with_logs(status, name, namespace)
+            self._fail(status.reason, status.message, name, namespace)
+        if not self._done(status):
+            return False
+        check = self._verify(name, namespace)
+        if not check.ok:
+            self.log.info("%s: ready, but the endpoint does not serve yet: %s", name, check.detail)
+            return False
+        self.log.info("%s: %s", name, check.detail)
+        return PokeReturnValue(
+            is_done=True,
+            xcom_value=self._result(
+                name,
+                namespace,
+                status.phase.value,
+                status.reason,
+                status.ready_replicas,
+                status.desired_replicas,
+                check.detail,
+            ),
+        )
+
+    # -------------------------------------------------------------- executing
+
+    def execute(self, context: Context) -> Any:
+        """Poke (or reschedule) until done; with ``deferrable`` check once, then defer."""
+        from airflow.sdk.exceptions import AirflowSensorTimeout
+
+        if not self.deferrable:
+            try:
+                return super().execute(context)
+            except AirflowSensorTimeout as err:
+                if not self._last_line:
+                    raise
+                raise AirflowSensorTimeout(f"{err} Last status: {self._last_line}") from err
+        first = self.poke(context)
+        if isinstance(first, PokeReturnValue) and first.is_done:
+            return first.xcom_value
+        self._defer(context)
+        return None
+
+    def _defer(self, context: Context) -> None:
+        from airflow_provider_hfinfer.triggers.readiness import InferenceReadyTrigger
+
+        name, namespace = self._target()
+        trigger = InferenceReadyTrigger(
+            name,
+            namespace,
+            self.kubernetes_conn_id,
+            config_file=self.config_file,
+            cluster_context=self.cluster_context,
+            timeout=self.timeout,
+            started_at=time.time(),
+            grace_period=self.grace_period,
+            min_ready_replicas=self.min_ready_replicas,
+            accept_scaled_to_zero=self.accept_scaled_to_zero,
+            resync_interval=self.resync_interval,
+        )
+        self.defer(
+            trigger=trigger,
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout + 60),
+        )
+
+    def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> Any:
+        """Read the trigger's :class:`ReadinessEvent`; verify the endpoint; fail with the cause."""
+        from airflow.sdk.exceptions import AirflowSensorTimeout
+
+        outcome = ReadinessEvent.from_payload(event)
+        self.log.info("%s", outcome.describe())
+        if outcome.status == "timeout":
+            raise AirflowSensorTimeout(
+                f"[Timeout] {outcome.namespace}/{outcome.name}: {outcome.message}"
+            )
+        if outcome.status == "failed":
+            self._fail(outcome.reason, outcome.message, outcome.name, outcome.namespace)
+        self._target()
+        check = self._verify_until_serving(outcome.name, outcome.namespace)
+        return self._result(
+            outcome.name,
+            outcome.namespace,
+            outcome.phase,
+            outcome.reason,
+            outcome.ready_replicas,
+            outcome.desired_replicas,
+            check.detail,
+        )
+
+    def _verify_until_serving(self, name: str, namespace: str) -> EndpointCheck:
+        deadline = time.monotonic() + self.verify_timeout
+        while True:
+            check = self._verify(name, namespace)
+            if check.ok:
+                self.log.info("%s: %s", name, check.detail)
+                return check
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._fail(
+                    "EndpointNotServing",
+                    f"the workload is Ready but {check.detail} after {self.verify_timeout:.0f}s",
+                    name,
+                    namespace,
+                )
+            self.log.info("%s: endpoint not serving yet: %s", name, check.detail)
+            time.sleep(min(VERIFY_RETRY_SECONDS, max(0.0, remaining)))

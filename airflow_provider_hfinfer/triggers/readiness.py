@@ -1,0 +1,331 @@
+"""The deferrable readiness wait: a trigger that watches a workload until it serves.
+
+This module owns :class:`InferenceReadyTrigger`. In the triggerer it opens the
+cncf-kubernetes ``AsyncKubernetesHook`` connection (only the connection id,
+and optionally a config file and context, are serialized; never credentials),
+shares one API client per connection among the triggers of the event loop
+(:mod:`._clients`), follows the workload's Deployment, ReplicaSets, pods and
+events with :class:`~._watch.WorkloadWatch` (list + watch with
+resourceVersion, no polling), re-assesses with the shared readiness model on every change (and on
+a short clock tick, so grace periods run out without a cluster change), and
+ends with exactly one :class:`~.events.ReadinessEvent`: ready, failed (with
+the model's reason and message) or timeout (with the last message).
+
+Endpoint verification is not done here: the task verifies the endpoint in
+``execute_complete`` with the same synchronous code as poke mode, so both
+modes judge "serving" identically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_hfinfer.status import (
+    DEFAULT_GRACE_PERIOD_SECONDS,
+    Phase,
+    WorkloadStatus,
+    assess,
+    progress_line,
+)
+from airflow_provider_hfinfer.triggers._clients import shared_api_client
+from airflow_provider_hfinfer.triggers._watch import WatchFatalError, WatchSettings, WorkloadWatch
+from airflow_provider_hfinfer.triggers.events import ReadinessEvent, ReadinessOutcome
+
+CLASSPATH = "airflow_provider_hfinfer.triggers.readiness.InferenceReadyTrigger"
+LOG_TAIL_REASONS = frozenset(
+    {"CrashLoopBackOff", "OOMKilled", "ContainerTerminated", "RunContainerError"}
+)
+"""Failures whose pod log explains them: the tail is read once, before reporting."""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _trigger_event(event: ReadinessEvent) -> TriggerEvent:
+    """Wrap the typed event in Airflow's (untyped) ``TriggerEvent``, JSON-ready."""
+    return TriggerEvent(event.model_dump(mode="json"))  # type: ignore[no-untyped-call]
+
+
+class InferenceReadyTrigger(BaseTrigger):
+    """Wait in the triggerer until an inference workload serves, fails or runs out of time.
+
+    :param name: The workload (Deployment) name.
+    :param namespace: Its namespace.
+    :param kubernetes_conn_id: The Airflow Kubernetes connection; the triggerer
+        reads it itself, so no credential is serialized.
+    :param config_file: Optional kubeconfig path on the triggerer host.
+    :param cluster_context: Optional kubeconfig context.
+    :param in_cluster: Optional override of the connection's in-cluster setting.
+    :param timeout: Seconds from ``started_at`` after which a ``timeout`` event
+        is emitted (None: wait until the task's own deferral timeout).
+    :param started_at: Epoch seconds the wait began; kept across triggerer
+        restarts so the deadline and ``elapsed_seconds`` do not restart.
+    :param grace_period: Seconds failures that may heal (Unschedulable, quota,
+        image pull) are waited on before they count as terminal.
+    :param min_ready_replicas: Ready replicas required (default: all desired).
+    :param accept_scaled_to_zero: A workload its autoscaler holds at zero counts as ready.
+    :param resync_interval: Seconds between full re-lists (and watch renewals).
+    :param tick: Seconds between re-assessments without a cluster change, so
+        grace periods run out on time (default: a tenth of the grace period,
+        between 0.1 and 5 s). Re-assessing reads the cache; it sends no request.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        namespace: str,
+        kubernetes_conn_id: str = "kubernetes_default",
+        *,
+        config_file: str | None = None,
+        cluster_context: str | None = None,
+        in_cluster: bool | None = None,
+        timeout: float | None = None,
+        started_at: float | None = None,
+        grace_period: float = DEFAULT_GRACE_PERIOD_SECONDS,
+        min_ready_replicas: int | None = None,
+        accept_scaled_to_zero: bool = False,
+        resync_interval: float = 300.0,
+        tick: float | None = None,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger.__init__ is untyped
+        self.name = name
+        self.namespace = namespace
+        self.kubernetes_conn_id = kubernetes_conn_id
+        self.config_file = config_file
+        self.cluster_context = cluster_context
+        self.in_cluster = in_cluster
+        self.timeout = None if timeout is None else float(timeout)
+        self.started_at = time.time() if started_at is None else float(started_at)
+        self.grace_period = float(grace_period)
+        self.min_ready_replicas = min_ready_replicas
+        self.accept_scaled_to_zero = bool(accept_scaled_to_zero)
+        self.resync_interval = float(resync_interval)
+        self.tick = float(tick) if tick is not None else min(5.0, max(0.1, grace_period / 10))
+        self.stats: Any = None
+        """The last run's :class:`~._watch.WatchStats` (request counts), for tests."""
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Class path and JSON-primitive keyword arguments (no credentials)."""
+        return (
+            CLASSPATH,
+            {
+                "name": self.name,
+                "namespace": self.namespace,
+                "kubernetes_conn_id": self.kubernetes_conn_id,
+                "config_file": self.config_file,
+                "cluster_context": self.cluster_context,
+                "in_cluster": self.in_cluster,
+                "timeout": self.timeout,
+                "started_at": self.started_at,
+                "grace_period": self.grace_period,
+                "min_ready_replicas": self.min_ready_replicas,
+                "accept_scaled_to_zero": self.accept_scaled_to_zero,
+                "resync_interval": self.resync_interval,
+                "tick": self.tick,
+            },
+        )
+
+    def _hook(self, client_configuration: Any = None) -> Any:
+        from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook
+
+        return AsyncKubernetesHook(
+            conn_id=self.kubernetes_conn_id,
+            config_file=self.config_file,
+            cluster_context=self.cluster_context,
+            in_cluster=self.in_cluster,
+            client_configuration=client_configuration,
+        )
+
+    @property
+    def _connection_key(self) -> tuple[str, str | None, str | None, bool | None]:
+        return (self.kubernetes_conn_id, self.config_file, self.cluster_context, self.in_cluster)
+
+    @property
+    def deadline(self) -> float | None:
+        """Epoch seconds after which the wait reports ``timeout``."""
+        return None if self.timeout is None else self.started_at + self.timeout
+
+    def _elapsed(self) -> float:
+        return max(0.0, time.time() - self.started_at)
+
+    def _event(
+        self, outcome: ReadinessOutcome, status: WorkloadStatus, **override: str
+    ) -> ReadinessEvent:
+        return ReadinessEvent.from_status(
+            outcome,
+            status,
+            name=self.name,
+            namespace=self.namespace,
+            elapsed_seconds=self._elapsed(),
+            **override,
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Watch until ready, failed or timed out; yield exactly one event."""
+        self.log.info(
+            "waiting for workload %s/%s to serve (watching, resync every %.0fs)",
+            self.namespace,
+            self.name,
+            self.resync_interval,
+        )
+        event = await self._wait()
+        self.log.info("%s", event.describe())
+        yield _trigger_event(event)
+
+    async def _wait(self) -> ReadinessEvent:
+        try:
+            return await self._wait_connected()
+        except Exception as err:  # noqa: BLE001 - any failure to connect ends the wait readably
+            self.log.warning("cannot reach the cluster of %s: %s", self.kubernetes_conn_id, err)
+            return ReadinessEvent(
+                status="failed",
+                name=self.name,
+                namespace=self.namespace,
+                phase=Phase.NOT_FOUND.value,
+                reason="ConnectionFailed",
+                message=(
+                    f"cannot connect with Kubernetes connection {self.kubernetes_conn_id!r}: "
+                    f"{type(err).__name__}: {err}"
+                ),
+                elapsed_seconds=round(self._elapsed(), 3),
+            )
+
+    async def _wait_connected(self) -> ReadinessEvent:
+        settings = WatchSettings(resync_seconds=self.resync_interval)
+        async with shared_api_client(self._connection_key, self._hook) as api_client:
+            watch = WorkloadWatch(api_client, self.name, self.namespace, settings)
+            self.stats = watch.stats
+            follower = asyncio.ensure_future(watch.run())
+            try:
+                return await self._decide(watch, follower)
+            finally:
+                follower.cancel()
+                await asyncio.gather(follower, return_exceptions=True)
+
+    async def _assess(self, watch: WorkloadWatch, log_tails: dict[str, str]) -> WorkloadStatus:
+        snapshot = watch.snapshot()
+        deployment = snapshot["deployment"]
+        scaler = None
+        if isinstance(deployment, dict) and (deployment.get("spec") or {}).get("replicas") == 0:
+            scaler = await watch.scaler()
+        return assess(
+            **snapshot,
+            scaler=scaler,
+            now=_now(),
+            grace_period_seconds=self.grace_period,
+            log_tails=log_tails,
+            min_ready=self.min_ready_replicas,
+        )
+
+    async def _with_logs(self, watch: WorkloadWatch, status: WorkloadStatus) -> WorkloadStatus:
+        """Re-assess a terminal crash with the crashed pod's log tail quoted."""
+        crashed = [pod for pod in status.pods if pod.reason in LOG_TAIL_REASONS and pod.current]
+        if not crashed:
+            return status
+        tail = await watch.log_tail(crashed[0].name)
+        if not tail:
+            return status
+        return await self._assess(watch, {crashed[0].name: tail})
+
+    def _verdict(self, status: WorkloadStatus) -> ReadinessOutcome | None:
+        if status.is_ready:
+            return "ready"
+        if status.phase is Phase.SCALED_TO_ZERO and self.accept_scaled_to_zero:
+            return "ready"
+        if status.is_failed:
+            return "failed"
+        return None
+
+    async def _decide(self, watch: WorkloadWatch, follower: asyncio.Future[None]) -> ReadinessEvent:
+        last_fingerprint = ""
+        status: WorkloadStatus | None = None
+        while True:
+            if follower.done():
+                return self._watch_failed(follower, status)
+            if watch.synced:
+                status = await self._assess(watch, {})
+                if status.fingerprint() != last_fingerprint:
+                    last_fingerprint = status.fingerprint()
+                    self.log.info("%s", progress_line(status, name=self.name))
+                outcome = self._verdict(status)
+                if outcome == "failed":
+                    return self._event(outcome, await self._with_logs(watch, status))
+                if outcome is not None:
+                    return self._event(outcome, status)
+            deadline = self.deadline
+            remaining = self.tick if deadline is None else deadline - time.time()
+            if remaining <= 0:
+                return self._timed_out(status)
+            watch.changed.clear()
+            try:
+                await asyncio.wait_for(watch.changed.wait(), timeout=min(self.tick, remaining))
+            except TimeoutError:
+                pass
+
+    def _timed_out(self, status: WorkloadStatus | None) -> ReadinessEvent:
+        waited = f"not ready after {self.timeout:.0f}s"
+        if status is None:
+            return ReadinessEvent(
+                status="timeout",
+                name=self.name,
+                namespace=self.namespace,
+                phase=Phase.NOT_FOUND.value,
+                reason="Timeout",
+                message=f"{waited}: the workload's objects could not be listed",
+                elapsed_seconds=round(self._elapsed(), 3),
+            )
+        return self._event("timeout", status, message=f"{waited}: {status.message}")
+
+    def _watch_failed(
+        self, follower: asyncio.Future[None], status: WorkloadStatus | None
+    ) -> ReadinessEvent:
+        error = follower.exception() if not follower.cancelled() else None
+        reason = "WatchFailed"
+        message = f"watching the workload stopped: {error or 'cancelled'}"
+        if isinstance(error, WatchFatalError):
+            reason = error.reason
+            message = (
+                f"the connection may not watch the workload's objects ({error.status} "
+                f"{error.reason}: {error.message}); grant get/list/watch on deployments, "
+                "replicasets, pods and events (see deploy/rbac.yaml)"
+            )
+        return ReadinessEvent(
+            status="failed",
+            name=self.name,
+            namespace=self.namespace,
+            phase=status.phase.value if status else Phase.NOT_FOUND.value,
+            reason=reason,
+            message=message,
+            ready_replicas=status.ready_replicas if status else 0,
+            desired_replicas=status.desired_replicas if status else 0,
+            elapsed_seconds=round(self._elapsed(), 3),
+        )
+
+    async def cleanup(self) -> None:
+        """Release nothing but local state: the workload is never touched here.
+
+        ``cleanup()`` also runs when the triggerer restarts or hands the trigger
+        to another triggerer, so deleting or marking the workload here would
+        break a wait that simply moves.
+        """
+        await super().cleanup()
+
+    async def on_kill(self) -> None:
+        """A user killed the deferred task (Airflow >= 3.3): there is no job to cancel.
+
+        The trigger only observes; the workload belongs to the task that created
+        it. The create operator's ``on_failure`` policy runs from its
+        ``on_failure_callback`` when the task fails, so nothing is deleted here.
+        """
+        self.log.info(
+            "readiness wait for %s/%s cancelled by a user; the workload is left as it is",
+            self.namespace,
+            self.name,
+        )

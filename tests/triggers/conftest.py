@@ -1,0 +1,22 @@
+"""Fixtures for trigger tests: a namespace on the fake cluster and its fake kubelet."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fakekube import FakeKubeServer
+from fakekube.kubelet import FakeKubelet
+
+NAMESPACE = "ml"
+
+
+@pytest.fixture
+def kubelet(fake_kube: FakeKubeServer) -> Iterator[FakeKubelet]:
+    """A fake kubelet for namespace ``ml`` (stopped at teardown if started)."""
+    fake_kube.create_namespace(NAMESPACE)
+    kubelet = FakeKubelet(fake_kube, NAMESPACE)
+    try:
+        yield kubelet
+    finally:
+        kubelet.stop()
