@@ -92,7 +92,10 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     from airflow_provider_hfinfer.preflight.workload import request_for
 
     workload = _load(args.spec)
-    request = request_for(workload, os.environ.get(args.token_env) or None)
+    # Like the operator: a token from outside the spec only for an existing Secret.
+    referenced = workload.hf_access.type == "existing_secret"
+    outside = os.environ.get(args.token_env) if referenced else None
+    request = request_for(workload, outside or None)
     try:
         report = run_preflight(
             request, mode=args.mode, endpoint=args.endpoint, timeout=args.timeout
