@@ -115,11 +115,15 @@ class QuotaExceededError(WorkloadError):
 class PartialApplyError(WorkloadError):
     """Some objects were applied before one failed.
 
+    Its ``reason`` is always ``PartialApply``.
+
     Args:
         message: What failed and what happened to the applied objects.
         applied: ``Kind/name`` of the objects this attempt applied.
         failed: ``Kind/name`` of the object that failed.
         cause: The error of the failed object.
+        name: The workload name, when known.
+        namespace: The namespace (project), when known.
     """
 
     def __init__(
@@ -136,3 +140,14 @@ class PartialApplyError(WorkloadError):
         self.applied = applied
         self.failed = failed
         self.cause = cause
+
+
+class InferenceRequestError(WorkloadError):
+    """A request to a served model failed for good; the message says why and what to do.
+
+    Args:
+        message: The cause (HTTP status, the server's own message) and the fix.
+        name: The workload name, when known.
+        namespace: The namespace (project), when known.
+        reason: A short machine-readable reason, e.g. ``ModelNotFound``.
+    """

@@ -189,6 +189,49 @@ class HFInferenceHook(BaseHook):
             return int(err.status or 0), body
         return int(response.status), bytes(response.data)
 
+    def service_proxy_post(
+        self,
+        service: str,
+        namespace: str,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        port: str = "http",
+        timeout: float = 60,
+    ) -> tuple[int, bytes]:
+        """POST a JSON ``body`` to ``path`` on a Service through the API server's proxy.
+
+        The generated client has no body parameter for proxy POSTs, so the
+        request goes through the API client's ``call_api`` with the
+        connection's credentials. RBAC: ``create`` on ``services/proxy``.
+
+        Returns:
+            ``(HTTP status, body)``; status 0 when no answer came.
+        """
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        api_client = self.kube_hook.api_client
+        resource = f"/api/v1/namespaces/{{namespace}}/services/{{name}}/proxy/{path.lstrip('/')}"
+        try:
+            response = api_client.call_api(
+                resource,
+                "POST",
+                path_params={"namespace": namespace, "name": f"{service}:{port}"},
+                header_params={"Content-Type": "application/json", "Accept": "application/json"},
+                body=dict(body),
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=timeout,
+            )
+        except ApiException as err:
+            answer = err.body if isinstance(err.body, bytes) else str(err.body or "").encode()
+            return int(err.status or 0), answer
+        except (HTTPError, OSError):
+            return 0, b""
+        return int(response.status), bytes(response.data)
+
     def pod_log_tail(self, pod: str, namespace: str, lines: int = 20) -> str | None:
         """The last ``lines`` lines of a pod's log; None when it cannot be read."""
         from kubernetes import client

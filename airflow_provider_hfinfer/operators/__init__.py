@@ -8,6 +8,7 @@ from airflow_provider_hfinfer.operators.lifecycle import (
     HFInferenceCleanupOperator,
     HFInferenceCompleteOperator,
 )
+from airflow_provider_hfinfer.operators.request import HFInferenceRequestOperator
 from airflow_provider_hfinfer.operators.update import HFInferenceUpdateOperator
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "HFInferenceCompleteOperator",
     "HFInferenceCreateOperator",
     "HFInferenceDeleteOperator",
+    "HFInferenceRequestOperator",
     "HFInferenceUpdateOperator",
 ]

@@ -183,6 +183,7 @@ class HFInferenceCompleteOperator(BaseOperator):
     :param phase: ``Completed`` (default) or ``Failed``.
     :param reason: Why it failed (templated, short, never a secret).
     :param clock: Returns the current time; injected by tests (default: UTC now).
+    :param dry_run: Log what would be marked; contact no cluster.
     """
 
     template_fields: Sequence[str] = ("name", "namespace", "kubernetes_conn_id", "reason")
@@ -196,6 +197,7 @@ class HFInferenceCompleteOperator(BaseOperator):
         phase: Literal["Completed", "Failed"] = "Completed",
         reason: str | None = None,
         clock: Clock | None = None,
+        dry_run: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -207,10 +209,31 @@ class HFInferenceCompleteOperator(BaseOperator):
         self.phase = phase
         self.reason = reason
         self.clock = clock or utc_now
+        self.is_dry_run = dry_run
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Mark the workload; delete it at once when its TTL is 0."""
-        from airflow_provider_hfinfer.lifecycle import mark_finished
+        from airflow_provider_hfinfer.lifecycle import format_rfc3339, mark_finished
+
+        if self.is_dry_run:
+            now = format_rfc3339(self.clock())
+            self.log.info(
+                "dry run: would mark %s/%s %s at %s; its auto_delete_after counts from then",
+                self.namespace,
+                self.name,
+                self.phase,
+                now,
+            )
+            return {
+                "name": self.name,
+                "namespace": self.namespace,
+                "phase": self.phase,
+                "finished_at": now,
+                "marked": [],
+                "deleted": [],
+                "expires_at": None,
+                "dry_run": True,
+            }
 
         hook = HFInferenceHook(kubernetes_conn_id=self.kubernetes_conn_id)
         result = mark_finished(

@@ -45,7 +45,7 @@ LOG_TAIL_REASONS = frozenset(
 VERIFY_RETRY_SECONDS = 2.0
 
 
-def _parse_xcom(value: Any) -> dict[str, Any]:
+def parse_workload_xcom(value: Any) -> dict[str, Any]:
     """The create operator's XCom as a dict, also when templating made it text."""
     if isinstance(value, Mapping):
         return dict(value)
@@ -92,6 +92,8 @@ class InferenceReadySensor(BaseSensorOperator):
         after the trigger reported ready.
     :param deferrable: Wait in the triggerer (default ``[operators] default_deferrable``).
     :param resync_interval: Deferrable mode: seconds between full re-lists.
+    :param dry_run: Log which workload would be waited on and succeed at once,
+        contacting no cluster (for a DAG run without a cluster, after a dry-run create).
     """
 
     template_fields: Sequence[str] = (
@@ -122,6 +124,7 @@ class InferenceReadySensor(BaseSensorOperator):
         verify_timeout: float = 60.0,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         resync_interval: float = 300.0,
+        dry_run: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -143,6 +146,7 @@ class InferenceReadySensor(BaseSensorOperator):
         self.verify_timeout = verify_timeout
         self.deferrable = deferrable
         self.resync_interval = resync_interval
+        self.is_dry_run = dry_run
         self._last_fingerprint = ""
         self._last_line = ""
 
@@ -157,7 +161,7 @@ class InferenceReadySensor(BaseSensorOperator):
         """``(name, namespace)`` after templating; also fills model and URL from the XCom."""
         name, namespace = self.name, self.namespace
         if self.workload_xcom is not None:
-            result = _parse_xcom(self.workload_xcom)
+            result = parse_workload_xcom(self.workload_xcom)
             name = name or result.get("name")
             namespace = namespace or result.get("namespace")
             self.served_model_name = self.served_model_name or result.get("served_model_name")
@@ -269,6 +273,15 @@ class InferenceReadySensor(BaseSensorOperator):
         """Poke (or reschedule) until done; with ``deferrable`` check once, then defer."""
         from airflow.sdk.exceptions import AirflowSensorTimeout
 
+        if self.is_dry_run:
+            name, namespace = self._target()
+            self.log.info(
+                "dry run: would wait until %s/%s serves (endpoint check: %s)",
+                namespace,
+                name,
+                self.verify_endpoint,
+            )
+            return self._result(name, namespace, "DryRun", "DryRun", 0, 0, "not checked (dry run)")
         if not self.deferrable:
             try:
                 return super().execute(context)
