@@ -119,7 +119,9 @@ with DAG(
     ).expand(prompts=chunks)
 
     @task
-    def collect(chunks: Sequence[Sequence[str]], results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    def collect(
+        chunks: Sequence[Sequence[str]], results: Sequence[dict[str, Any]]
+    ) -> dict[str, Any]:
         """Write every answer, in prompt order, to out/batch-results.jsonl; return the figures."""
         OUT_DIR.mkdir(parents=True, exist_ok=True)
         target = OUT_DIR / "batch-results.jsonl"

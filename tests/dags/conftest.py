@@ -142,7 +142,7 @@ def task_states(run: Any) -> dict[str, str | None]:
         rows = session.query(TaskInstance).filter_by(dag_id=run.dag_id, run_id=run.run_id)
         return {
             (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): (
-                (str(getattr(ti.state, "value", ti.state)) if ti.state is not None else None)
+                str(getattr(ti.state, "value", ti.state)) if ti.state is not None else None
             )
             for ti in rows
         }
