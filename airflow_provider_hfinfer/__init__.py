@@ -12,6 +12,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 PACKAGE_NAME = "airflow-provider-hfinfer"
+INTEGRATION = "Hugging Face inference on Kubernetes"
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -22,11 +23,49 @@ def get_provider_info() -> dict[str, Any]:
     """
     return {
         "package-name": PACKAGE_NAME,
-        "name": "Hugging Face inference on Kubernetes",
+        "name": INTEGRATION,
         "description": (
             "Deploy Hugging Face models as vLLM GPU inference services on Kubernetes, "
             "wait until they serve, roll them forward and clean them up."
         ),
         "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "tags": ["software", "ml", "kubernetes"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_hfinfer.operators.create",
+                    "airflow_provider_hfinfer.operators.update",
+                    "airflow_provider_hfinfer.operators.request",
+                    "airflow_provider_hfinfer.operators.delete",
+                    "airflow_provider_hfinfer.operators.lifecycle",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_hfinfer.sensors.readiness"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_hfinfer.hooks.inference"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_hfinfer.triggers.readiness"],
+            }
+        ],
+        # No "connection-types": the hook uses the cncf-kubernetes provider's
+        # "kubernetes" connection (registering it again would clash).
         "extra-links": ["airflow_provider_hfinfer.links.endpoint.HFInferenceEndpointLink"],
     }

@@ -23,6 +23,56 @@ def test_provider_info_validates_against_airflow_schema() -> None:
     assert get_provider_info()["package-name"] == PACKAGE_NAME == "airflow-provider-hfinfer"
 
 
+def _public_classes(base: type) -> set[str]:
+    """Dotted paths of the package's public subclasses of ``base``."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import airflow_provider_hfinfer as package
+
+    found = set()
+    for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, base)
+                and value.__module__ == module.__name__
+                and not name.startswith("_")
+            ):
+                found.add(f"{module.__name__}.{name}")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("section", "base"),
+    [
+        ("operators", "airflow.sdk.BaseOperator"),
+        ("sensors", "airflow.sdk.BaseSensorOperator"),
+        ("hooks", "airflow.sdk.BaseHook"),
+        ("triggers", "airflow.triggers.base.BaseTrigger"),
+    ],
+)
+def test_provider_info_lists_every_module_with_an_operator_sensor_hook_or_trigger(
+    section: str, base: str
+) -> None:
+    import importlib
+
+    module_name, _, class_name = base.rpartition(".")
+    base_class = getattr(importlib.import_module(module_name), class_name)
+    classes = _public_classes(base_class)
+    if section == "operators":  # sensors are operators too, listed on their own
+        from airflow.sdk import BaseSensorOperator
+
+        classes -= _public_classes(BaseSensorOperator)
+    [entry] = get_provider_info()[section]
+    assert entry["integration-name"] == get_provider_info()["integrations"][0]["integration-name"]
+    listed = set(entry["python-modules"])
+    assert classes, f"no {section} found"
+    assert {path.rpartition(".")[0] for path in classes} == listed
+
+
 def test_entry_point_is_registered() -> None:
     points = entry_points(group="apache_airflow_provider")
     ours = [point for point in points if point.value.startswith("airflow_provider_hfinfer")]
