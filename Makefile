@@ -18,6 +18,20 @@ $(STAMP): pyproject.toml
 AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow_home AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
 	AIRFLOW__CORE__LOAD_EXAMPLES=False HFINFER_OUT_DIR=$(CURDIR)/out
 
+# `make demo HFINFER_KUBECONFIG=~/.kube/config [NAMESPACE=team-a]` deploys for
+# real through an Airflow connection made from that kubeconfig; without it, dry run.
+# (A dedicated variable, not KUBECONFIG: a kubeconfig in the shell must not turn a
+# demo into a deployment by surprise.)
+ifneq ($(strip $(HFINFER_KUBECONFIG)),)
+DEMO_KUBECONFIG := $(abspath $(HFINFER_KUBECONFIG))
+DEMO_CLUSTER := HFINFER_KUBE_CONN=hfinfer_demo \
+	AIRFLOW_CONN_HFINFER_DEMO='{"conn_type": "kubernetes", "extra": {"kube_config_path": "$(DEMO_KUBECONFIG)"}}'
+DEMO_MODE := deploying with $(DEMO_KUBECONFIG) to namespace $(NAMESPACE)
+else
+DEMO_CLUSTER :=
+DEMO_MODE := dry run (no HFINFER_KUBECONFIG given)
+endif
+
 demo: $(STAMP)
 	mkdir -p out
 	$(BIN)/hfinfer validate examples/workload.yaml
@@ -25,10 +39,16 @@ demo: $(STAMP)
 		--options examples/cluster-options.yaml --plan > out/workload-manifests.yaml
 	@echo "every-field example: manifests (secrets redacted) in out/workload-manifests.yaml"
 	$(AIRFLOW_ENV) $(BIN)/airflow db migrate > out/airflow-db.log 2>&1
-	$(AIRFLOW_ENV) $(BIN)/airflow dags test hfinfer_post_training_deploy > out/dag-test.log 2>&1 \
+	@echo "example DAG hfinfer_post_training_deploy: $(DEMO_MODE)"
+	$(AIRFLOW_ENV) HFINFER_NAMESPACE=$(NAMESPACE) $(DEMO_CLUSTER) \
+		$(BIN)/airflow dags test hfinfer_post_training_deploy > out/dag-test.log 2>&1 \
 		|| { tail -40 out/dag-test.log; exit 1; }
-	@grep -A 12 "Plan for workload" out/dag-test.log | sed 's/ \[airflow.task.*//'
-	@grep -E "^(endpoint|dry run):" out/dag-test.log
+	@awk '/Plan for workload/ {p = 1; sub(/^.*\] /, ""); print; next} \
+		p && /^[0-9][0-9][0-9][0-9]-/ {p = 0} p {sub(/ \[airflow\.task.*$$/, ""); print}' \
+		out/dag-test.log
+	@grep -oE "(dry run: would|marked (Completed|Failed)|prompts answered) .*" out/dag-test.log \
+		| sed 's/ \[airflow.task.*//'
+	@grep -E "^(endpoint|dry run|smoke test answer):" out/dag-test.log
 	@grep -q "DagRun Finished.*state=success" out/dag-test.log && echo "example DAG run: success (full log: out/dag-test.log)"
 
 test: $(STAMP)

@@ -1,0 +1,80 @@
+"""``make demo`` as the README promises: a dry run without a cluster, a deployment with one.
+
+The real mode runs against the fake cluster: ``HFINFER_KUBECONFIG`` names a
+kubeconfig for the fake API server, which this test process serves (with the
+fake kubelet, vLLM and Hub), while ``make`` runs ``airflow dags test`` in a
+subprocess like a user's shell would.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import NS, Cluster
+
+from airflow_provider_hfinfer.lifecycle import PHASE_ANNOTATION
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("make") is None or not (REPO / ".venv" / "bin" / "airflow").exists(),
+    reason="make demo needs make and the project's .venv (made by `make install`)",
+)
+
+
+def _make_demo(*args: str, hf_endpoint: str = "http://127.0.0.1:9") -> str:
+    """Run ``make demo`` with a clean environment; return its terminal output."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AIRFLOW", "HFINFER_", "KUBECONFIG")) and key != "HF_TOKEN"
+    }
+    env.update({"HF_ENDPOINT": hf_endpoint, "NO_PROXY": "127.0.0.1,localhost"})
+    done = subprocess.run(
+        ["make", "--no-print-directory", "demo", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def test_make_demo_without_a_cluster_prints_the_plan_and_writes_manifests() -> None:
+    out = _make_demo()
+    assert "dry run (no HFINFER_KUBECONFIG given)" in out
+    for line in (
+        "Plan for workload 'llama3-8b-chat' in namespace 'runai-team-a'",
+        "scaling    1..3 replicas",
+        "deletion   1800s after completion or failure",
+        "dry run: would wait until runai-team-a/llama3-8b-chat serves",
+        "dry run: 3 manifests written to",
+        "example DAG run: success",
+    ):
+        assert line in out
+    kinds = [doc["kind"] for doc in yaml.safe_load_all((REPO / "out/manifests.yaml").read_text())]
+    assert kinds == ["Service", "Deployment", "ScaledObject"]
+
+
+def test_make_demo_with_a_kubeconfig_deploys_for_real(cluster: Cluster, tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(cluster.kube.kubeconfig_dict(NS)))
+
+    out = _make_demo(
+        f"HFINFER_KUBECONFIG={kubeconfig}", f"NAMESPACE={NS}", hf_endpoint=cluster.hub.url
+    )
+
+    assert f"deploying with {kubeconfig} to namespace {NS}" in out
+    assert "dry run" not in out
+    assert "smoke test answer: 'echo: Reply with the single word: ready.'" in out
+    assert "marked Completed" in out and "example DAG run: success" in out
+    objects = cluster.workload_objects("llama3-8b-chat")
+    assert {obj["kind"] for obj in objects} == {"Service", "Deployment", "ScaledObject"}
+    assert all(obj["metadata"]["annotations"][PHASE_ANNOTATION] == "Completed" for obj in objects)
