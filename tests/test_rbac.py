@@ -44,11 +44,12 @@ class Permission:
         return f"{self.verb} {self.resource}.{self.group or 'core'} {where}"
 
 
-# Requests sent through the kubernetes client's typed APIs rather than the request
-# planners: the hook's endpoint probe through the Service proxy
-# (``service_proxy_get``), the request operator's POST through it
-# (``service_proxy_post``: the API server authorizes a proxied POST as ``create``) and log tail of a crashing pod (``pod_log_tail``), and the
-# deferrable readiness trigger's list + watch of the workload's objects.
+# Requests sent through the kubernetes client's APIs rather than the request planners:
+# the hook's endpoint probe through the Service proxy (``service_proxy_get``), the
+# request operator's POST through it (``service_proxy_post``: the API server
+# authorizes a proxied POST as ``create``), the log tail of a crashing pod
+# (``pod_log_tail``), and the deferrable readiness trigger's list + watch of the
+# workload's objects.
 TYPED_API_READS = (
     Permission("get", "", "services/proxy", NS),
     Permission("create", "", "services/proxy", NS),
