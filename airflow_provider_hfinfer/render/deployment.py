@@ -17,6 +17,7 @@ from airflow_provider_hfinfer.render.options import RenderOptions
 from airflow_provider_hfinfer.render.scheduling import render_affinity, render_tolerations
 from airflow_provider_hfinfer.spec import InferenceWorkload
 from airflow_provider_hfinfer.spec.kube_syntax import format_bytes, parse_quantity
+from airflow_provider_hfinfer.spec.models import SCRAPE_ANNOTATIONS
 
 CACHE_MOUNT = "/models"
 HF_HOME = f"{CACHE_MOUNT}/huggingface"
@@ -149,15 +150,17 @@ def _quantity(amount: Decimal) -> str:
 
 
 def _pod_annotations(workload: InferenceWorkload, options: RenderOptions) -> dict[str, str]:
+    """The pod template's annotations: the user's, plus Prometheus scrape annotations.
+
+    A ``prometheus.io/*`` annotation the user wrote wins: the renderer only fills
+    in the scrape keys the user left out (the spec already refused values that
+    would point Prometheus away from vLLM's metrics). So a DAG author who sets
+    ``prometheus.io/scrape: 'false'`` gets exactly that on the pod.
+    """
     annotations = dict(workload.annotations)
     if options.prometheus_scrape_annotations:
-        annotations.update(
-            {
-                "prometheus.io/scrape": "true",
-                "prometheus.io/port": str(md.CONTAINER_PORT),
-                "prometheus.io/path": "/metrics",
-            }
-        )
+        for key, value in SCRAPE_ANNOTATIONS.items():
+            annotations.setdefault(key, value)
     return annotations
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from airflow_provider_hfinfer import PACKAGE_NAME
 from airflow_provider_hfinfer.render.options import RenderOptions
 from airflow_provider_hfinfer.spec import PROVIDER_PREFIX, InferenceWorkload
+from airflow_provider_hfinfer.spec.models import VLLM_PORT
 
 WORKLOAD_LABEL = f"{PROVIDER_PREFIX}/workload"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -23,7 +24,7 @@ MODEL_ANNOTATION = f"{PROVIDER_PREFIX}/model"
 REVISION_ANNOTATION = f"{PROVIDER_PREFIX}/revision"
 TTL_ANNOTATION = f"{PROVIDER_PREFIX}/auto-delete-after"
 CONTAINER_NAME = "vllm"
-CONTAINER_PORT = 8000
+CONTAINER_PORT = VLLM_PORT
 
 
 def secret_name(workload: InferenceWorkload) -> str | None:

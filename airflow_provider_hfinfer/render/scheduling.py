@@ -25,7 +25,9 @@ def pool_weights(count: int) -> list[int]:
     Each later pool stays far below the first (so spreading cannot outweigh it)
     while the small descending weights keep the list's order among the rest.
     Weights must stay within 1..100 and below the first, so at most 99 later
-    pools get a preference; any further pools are only allowed (weight 0).
+    pools get a preference; any further pools are only allowed (weight 0). The
+    spec caps ``node_pools`` at ``MAX_NODE_POOLS`` (16), so a validated workload
+    gives every pool a distinct weight and the second pool at most 15.
     """
     if count <= 0:
         return []

@@ -9,6 +9,8 @@ field, the rule and the fix. Nothing here does I/O or imports a client.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -38,6 +40,45 @@ MAX_NAME_LENGTH = 63 - NAME_SUFFIX_ROOM
 """Longest workload name: pod names (name + 17 characters) stay valid 63-character labels."""
 
 DEFAULT_IMAGE = "vllm/vllm-openai:v0.6.4"
+
+VLLM_PORT = 8000
+"""Port vLLM listens on in every replica (the Service, probes and metrics scraping use it)."""
+
+METRICS_PATH = "/metrics"
+"""Path of vLLM's Prometheus metrics."""
+
+SCRAPE_ANNOTATIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(VLLM_PORT),
+        "prometheus.io/path": METRICS_PATH,
+    }
+)
+"""Pod annotations for annotation-based Prometheus discovery, added unless the user sets them."""
+
+MAX_NODE_POOLS = 16
+"""Most node pools a workload may list.
+
+Every pool gets a preferred-scheduling term: the first weight 100, the others
+``count - 1`` down to 1 (``render.scheduling.pool_weights``). Kubernetes takes
+weights 1..100, so distinct weights need at most 100 pools; but the ladder only
+works while it is steep (100/50 let default spreading move replicas out of the
+first pool, 100/1 did not). At 16 pools the second pool weighs 15, under a sixth
+of the first, and a priority list longer than that is a typo, not a placement plan.
+"""
+
+MAX_AUTOSCALING_THRESHOLD: Mapping[str, int] = MappingProxyType(
+    {"latency": 600_000, "throughput": 10_000, "concurrency": 10_000}
+)
+"""Largest ``autoscaling.threshold`` per metric; a larger one would never add a replica.
+
+latency: 600000 ms (10 minutes) of mean end-to-end latency; the scale-to-zero
+interceptor and most gateways give up on a request before then.
+throughput: 10000 completed requests per second per replica; one vLLM API
+server process completes far fewer, even for one-token requests.
+concurrency: 10000 running plus waiting requests per replica; vLLM runs 256 at
+once by default (``--max-num-seqs``), so the rest queue for many minutes.
+"""
 
 HF_REPO_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
@@ -158,18 +199,22 @@ def _model_shorthand(value: Any) -> Any:
 
 
 class NoHFAccess(_Frozen):
-    """A public model: no Hugging Face token is mounted."""
+    """A public model: no Hugging Face token is mounted.
 
-    type: Literal["none"] = "none"
+    :param type: Always ``none``; selects this kind of access.
+    """
+
+    type: Literal["none"] = Field(default="none", description="Always 'none'.")
 
 
 class TokenHFAccess(_Frozen):
     """An access token given inline; it becomes a new Secret ``<name>-hf-token``.
 
+    :param type: Always ``token``; selects this kind of access.
     :param token: The Hugging Face access token; never logged or rendered outside the Secret.
     """
 
-    type: Literal["token"] = "token"
+    type: Literal["token"] = Field(default="token", description="Always 'token'.")
     token: SecretStr = Field(description="Hugging Face access token (stored in a new Secret).")
 
     @field_validator("token")
@@ -205,11 +250,14 @@ SecretKey = Annotated[str, AfterValidator(_check_secret_key)]
 class ExistingSecretHFAccess(_Frozen):
     """Existing credentials: a Secret already in the namespace holding the token.
 
+    :param type: Always ``existing_secret``; selects this kind of access.
     :param secret_name: The Secret's name.
     :param key: The key inside the Secret that holds the token (default ``HF_TOKEN``).
     """
 
-    type: Literal["existing_secret"] = "existing_secret"
+    type: Literal["existing_secret"] = Field(
+        default="existing_secret", description="Always 'existing_secret'."
+    )
     secret_name: SecretName = Field(description="Name of an existing Secret in the project.")
     key: SecretKey = Field(default="HF_TOKEN", description="Key of the token in the Secret.")
 
@@ -217,12 +265,13 @@ class ExistingSecretHFAccess(_Frozen):
 class NewSecretHFAccess(_Frozen):
     """New credentials: a new Secret with the given name, key and token value.
 
+    :param type: Always ``new_secret``; selects this kind of access.
     :param secret_name: The name of the Secret to create.
     :param key: The key to store the token under (default ``HF_TOKEN``).
     :param value: The token itself.
     """
 
-    type: Literal["new_secret"] = "new_secret"
+    type: Literal["new_secret"] = Field(default="new_secret", description="Always 'new_secret'.")
     secret_name: SecretName = Field(description="Name of the Secret to create.")
     key: SecretKey = Field(default="HF_TOKEN", description="Key to store the token under.")
     value: SecretStr = Field(description="The Hugging Face token to store.")
@@ -316,7 +365,9 @@ class Compute(_Frozen):
     :param gpu_memory: Memory of each GPU device (e.g. ``80Gi``); selects nodes whose GPUs
         have at least this much and feeds the pre-flight fit check.
     :param cpu: CPU request (e.g. ``8``); ``cpu_limit`` caps it.
+    :param cpu_limit: CPU limit; at least ``cpu`` when both are set.
     :param memory: Memory request (e.g. ``64Gi``); ``memory_limit`` caps it.
+    :param memory_limit: Memory limit; at least ``memory`` when both are set.
     """
 
     gpus: int = Field(default=1, description="Whole GPUs per replica (tensor parallel size).")
@@ -379,19 +430,32 @@ class Replicas(_Frozen):
         return self
 
 
+_THRESHOLD_SENSE = {
+    "latency": ("ms", "10 minutes of mean request latency"),
+    "throughput": ("requests/s", "far more than one vLLM server completes"),
+    "concurrency": ("requests", "vLLM runs 256 at once by default, the rest queue"),
+}
+
+
 class Autoscaling(_Frozen):
     """The condition that adds a replica when ``replicas.min < replicas.max``.
 
     :param metric: ``latency`` (milliseconds, mean end-to-end request latency),
         ``throughput`` (completed requests per second per replica) or ``concurrency``
         (running plus waiting requests per replica).
-    :param threshold: The value at which a replica is added.
+    :param threshold: The value at which a replica is added: greater than 0 and at
+        most the metric's cap in ``MAX_AUTOSCALING_THRESHOLD`` (latency 600000 ms,
+        throughput 10000 requests/s, concurrency 10000 requests), beyond which it
+        would never be reached.
     """
 
     metric: Literal["latency", "throughput", "concurrency"] = Field(
         description="latency (ms), throughput (requests/s) or concurrency (requests)."
     )
-    threshold: float = Field(description="Value that triggers a new replica (> 0).")
+    threshold: float = Field(
+        description="Value that triggers a new replica (> 0); at most 600000 for latency, "
+        "10000 for throughput and concurrency."
+    )
 
     _no_bool = field_validator("threshold", mode="before")(_reject_bool)
 
@@ -406,6 +470,20 @@ class Autoscaling(_Frozen):
                 "e.g. 2000 (ms) for latency, 5 (req/s) for throughput, 8 for concurrency",
             )
         return value
+
+    @model_validator(mode="after")
+    def _below_cap(self) -> Autoscaling:
+        cap = MAX_AUTOSCALING_THRESHOLD[self.metric]
+        if self.threshold > cap:
+            unit, why = _THRESHOLD_SENSE[self.metric]
+            raise _fail(
+                "autoscaling.threshold",
+                self.threshold,
+                f"is above {cap} {unit}, the cap for metric '{self.metric}' ({why}), "
+                "so no replica would ever be added",
+                f"check the unit and give at most {cap}",
+            )
+        return self
 
 
 class ScaleToZero(_Frozen):
@@ -498,7 +576,9 @@ class VLLMOptions(_Frozen):
     :param dtype: Weights and activations dtype.
     :param gpu_memory_utilization: Share of each GPU's memory vLLM may use (0-1].
     :param task: ``auto``, ``generate`` or ``embedding``.
-    :param extra_args: Further ``vllm serve`` flags, e.g. ``["--enable-prefix-caching"]``.
+    :param extra_args: Further ``vllm serve`` flags, e.g. ``["--enable-prefix-caching"]``;
+        none may be read by vLLM as a flag in ``RESERVED_VLLM_FLAGS`` (see
+        :func:`reserved_flags_read_as`).
     """
 
     image: str | None = Field(default=None, description="vLLM image; None: cluster default.")
@@ -519,22 +599,105 @@ class VLLMOptions(_Frozen):
             raise _fail("vllm.image", value, "is not an image reference", "e.g. 'repo/image:tag'")
         return value
 
+    @field_validator("extra_args")
+    @classmethod
+    def _no_reserved_flags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for index, arg in enumerate(value):
+            flags = reserved_flags_read_as(arg)
+            if flags:
+                raise _reserved_flag_error(f"vllm.extra_args[{index}]", arg, flags)
+        return value
 
-RESERVED_VLLM_FLAGS = (
-    "--model",
-    "--served-model-name",
-    "--revision",
-    "--host",
-    "--port",
-    "--tensor-parallel-size",
-    "-tp",
-    "--max-model-len",
-    "--dtype",
-    "--gpu-memory-utilization",
-    "--task",
-    "--download-dir",
+
+RESERVED_VLLM_FLAGS: Mapping[str, str | None] = MappingProxyType(
+    {
+        "--model": "model.id",
+        "--served-model-name": "model.served_name",
+        "--revision": "model.revision",
+        "--host": None,
+        "--port": None,
+        "--tensor-parallel-size": "compute.gpus",
+        "-tp": "compute.gpus",
+        "--max-model-len": "vllm.max_model_len",
+        "--dtype": "vllm.dtype",
+        "--gpu-memory-utilization": "vllm.gpu_memory_utilization",
+        "--task": "vllm.task",
+        "--download-dir": "cache",
+    }
 )
-"""Flags the renderer sets from spec fields; giving them again in extra_args is an error."""
+"""Flags the renderer sets, each with the spec field it comes from (None: fixed).
+
+Giving one again in ``vllm.extra_args`` is an error, in any spelling vLLM's
+parser reads as the flag (see :func:`reserved_flags_read_as`).
+"""
+
+
+def vllm_option_name(arg: str) -> str | None:
+    """Return the option name vLLM 0.6.4's parser reads in one ``extra_args`` item.
+
+    The name is the text before ``=`` (``--port=9000``) or a space (``--port 9000``
+    given as one item). vLLM's ``FlexibleArgumentParser`` turns underscores into
+    dashes in ``--`` names before parsing, so ``--max_model_len`` reads as
+    ``--max-model-len``; single-dash names are left as they are.
+
+    Args:
+        arg: One item of ``vllm.extra_args``.
+
+    Returns:
+        The normalized option name, or None when the item is a value (no leading
+        ``-``, a negative number, ``-`` or the ``--`` end-of-options marker).
+    """
+    name = re.split(r"[=\s]", arg.strip(), maxsplit=1)[0]
+    if not name.startswith("-") or name in ("-", "--") or name[1:2].isdigit():
+        return None
+    if name.startswith("--"):
+        name = "--" + name[2:].replace("_", "-")
+    return name
+
+
+def reserved_flags_read_as(arg: str, reserved: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """Return the reserved flags vLLM's parser could read ``arg`` as.
+
+    argparse (``allow_abbrev``, on in vLLM) accepts any prefix of a long option
+    that no other option shares, and a prefix shared by several is an error at
+    start-up. So ``arg`` is refused when its name (:func:`vllm_option_name`) equals
+    a reserved flag or is a prefix of one: ``--mod``, ``--served-model``,
+    ``--port=9000``, ``--max_model_len``, ``-t`` (for ``-tp``). A real flag that
+    merely starts with a reserved one, such as ``--model-loader-extra-config``,
+    is longer than it and passes; no vLLM 0.6.4 flag is a prefix of a reserved one.
+
+    Args:
+        arg: One item of ``vllm.extra_args``.
+        reserved: The flags to check against (default: ``RESERVED_VLLM_FLAGS``).
+
+    Returns:
+        The matching reserved flags, empty when ``arg`` sets none of them.
+    """
+    name = vllm_option_name(arg)
+    if name is None:
+        return ()
+    flags = tuple(RESERVED_VLLM_FLAGS) if reserved is None else reserved
+    return tuple(flag for flag in flags if flag.startswith(name))
+
+
+def _reserved_flag_error(where: str, arg: str, flags: tuple[str, ...]) -> SpecError:
+    read_as = " or ".join(flags)
+    sources = [RESERVED_VLLM_FLAGS[flag] for flag in flags]
+    fields = ", ".join(dict.fromkeys(source for source in sources if source))
+    if not fields:
+        return _fail(
+            where,
+            arg,
+            f"can be read by vLLM as {read_as}, which the provider fixes (vLLM listens on "
+            f"0.0.0.0:{VLLM_PORT}, where the Service, probes and metrics scraping reach it)",
+            "remove this argument",
+        )
+    return _fail(
+        where,
+        arg,
+        f"can be read by vLLM as {read_as}, which the provider sets from {fields}",
+        f"set {fields} instead and remove this argument",
+    )
 
 
 class ModelCache(_Frozen):

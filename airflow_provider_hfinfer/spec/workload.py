@@ -8,7 +8,6 @@ loaders from dict, JSON and YAML. The nested models live in ``models``.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,11 +24,13 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from airflow_provider_hfinfer.exceptions import SpecError
 from airflow_provider_hfinfer.spec import kube_syntax as ks
+from airflow_provider_hfinfer.spec.frozen import FrozenMap
 from airflow_provider_hfinfer.spec.models import (
     MAX_NAME_LENGTH,
+    MAX_NODE_POOLS,
     NAME_SUFFIX_ROOM,
     PROVIDER_PREFIX,
-    RESERVED_VLLM_FLAGS,
+    SCRAPE_ANNOTATIONS,
     Autoscaling,
     Compute,
     Duration,
@@ -45,6 +46,7 @@ from airflow_provider_hfinfer.spec.models import (
     _fail,
     _Frozen,
     _model_shorthand,
+    reserved_flags_read_as,
 )
 
 MAX_ANNOTATIONS_BYTES = 256 * 1024
@@ -67,13 +69,18 @@ class InferenceWorkload(_Frozen):
     :param replicas: Minimum and maximum replicas.
     :param autoscaling: Metric and threshold; required exactly when min < max.
     :param scale_to_zero: Idle time after which replicas drop to zero (min becomes 0).
-    :param node_pools: Node pools in priority order.
+    :param node_pools: Node pools in priority order, at most ``MAX_NODE_POOLS`` (16).
     :param node_type: Node type (affinity) the replicas must run on.
     :param tolerations: Taints the replicas tolerate.
     :param auto_delete_after: Seconds after completion or failure before deletion
         (0: at once; None: never).
-    :param annotations: Annotations for every object and pod.
-    :param labels: Labels for every object and pod.
+    :param annotations: Annotations for every object and pod (read-only once validated).
+        A ``prometheus.io/*`` annotation given here wins over the scrape annotations the
+        renderer adds; ``prometheus.io/port`` and ``prometheus.io/path`` must then name
+        vLLM's metrics (``8000``, ``/metrics``), and ``prometheus.io/scrape`` may be
+        ``'false'`` only when no Prometheus-driven autoscaling reads those metrics
+        (no autoscaling, or scale-to-zero).
+    :param labels: Labels for every object and pod (read-only once validated).
     :param vllm: vLLM serving options.
     :param cache: Where model weights are cached.
     :param update_strategy: ``RollingUpdate`` (keeps serving, needs a spare GPU for the
@@ -108,7 +115,11 @@ class InferenceWorkload(_Frozen):
     scale_to_zero: ScaleToZero | None = Field(
         default=None, description="Scale to zero replicas when idle (sets replicas.min to 0)."
     )
-    node_pools: tuple[str, ...] = Field(default=(), description="Node pools, first preferred.")
+    node_pools: tuple[str, ...] = Field(
+        default=(),
+        description=f"Node pools, first preferred; at most {MAX_NODE_POOLS}.",
+        json_schema_extra={"maxItems": MAX_NODE_POOLS},
+    )
     node_type: str | None = Field(default=None, description="Node type label value.")
     tolerations: tuple[Toleration, ...] = Field(
         default=(), description="Taints the replicas tolerate."
@@ -116,11 +127,11 @@ class InferenceWorkload(_Frozen):
     auto_delete_after: Duration | None = Field(
         default=None, description="Seconds after completion/failure before deletion; 0 = at once."
     )
-    annotations: dict[str, str] = Field(
-        default_factory=dict, description="Annotations for every object and pod."
+    annotations: FrozenMap = Field(
+        default_factory=FrozenMap, description="Annotations for every object and pod."
     )
-    labels: dict[str, str] = Field(
-        default_factory=dict, description="Labels for every object and pod."
+    labels: FrozenMap = Field(
+        default_factory=FrozenMap, description="Labels for every object and pod."
     )
     vllm: VLLMOptions = Field(default_factory=VLLMOptions, description="vLLM serving options.")
     cache: ModelCache = Field(
@@ -163,6 +174,13 @@ class InferenceWorkload(_Frozen):
     @field_validator("node_pools")
     @classmethod
     def _node_pools(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(value) > MAX_NODE_POOLS:
+            raise SpecError(
+                f"node_pools lists {len(value)} pools, more than {MAX_NODE_POOLS} (each pool "
+                "after the first gets a preferred-scheduling weight far below the first "
+                "pool's 100; a longer list would flatten that ladder): keep at most "
+                f"{MAX_NODE_POOLS} pools, most preferred first"
+            )
         seen: set[str] = set()
         for pool in value:
             problem = ks.label_value_error(pool) or ("must not be empty" if not pool else None)
@@ -186,7 +204,7 @@ class InferenceWorkload(_Frozen):
 
     @field_validator("labels")
     @classmethod
-    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+    def _labels(cls, value: FrozenMap) -> FrozenMap:
         for key, item in value.items():
             _check_key("labels", key)
             problem = ks.label_value_error(item)
@@ -196,10 +214,11 @@ class InferenceWorkload(_Frozen):
 
     @field_validator("annotations")
     @classmethod
-    def _annotations(cls, value: dict[str, str]) -> dict[str, str]:
+    def _annotations(cls, value: FrozenMap) -> FrozenMap:
         total = 0
         for key, item in value.items():
             _check_key("annotations", key)
+            _check_scrape_annotation(key, item)
             total += len(key.encode()) + len(item.encode())
         if total > MAX_ANNOTATIONS_BYTES:
             raise SpecError(
@@ -232,25 +251,27 @@ class InferenceWorkload(_Frozen):
         return self
 
     @model_validator(mode="after")
-    def _vllm_args(self) -> InferenceWorkload:
-        for arg in self.vllm.extra_args:
-            # '--port=80' and '--port 80' (one list item) both set --port.
-            flag = re.split(r"[=\s]", arg.strip(), maxsplit=1)[0]
-            if flag in RESERVED_VLLM_FLAGS:
+    def _metrics_for_autoscaling(self) -> InferenceWorkload:
+        # Flags set from spec fields are refused by VLLMOptions; these two rules
+        # need autoscaling, so they live here.
+        if self.autoscaling is None:
+            return self
+        for index, arg in enumerate(self.vllm.extra_args):
+            if reserved_flags_read_as(arg, ("--disable-log-stats",)):
                 raise _fail(
-                    "vllm.extra_args",
+                    f"vllm.extra_args[{index}]",
                     arg,
-                    "sets a flag the provider derives from the spec",
-                    "use the matching spec field (model, compute.gpus, vllm.max_model_len, "
-                    "vllm.dtype, vllm.gpu_memory_utilization, vllm.task) instead",
-                )
-            if flag == "--disable-log-stats" and self.autoscaling is not None:
-                raise _fail(
-                    "vllm.extra_args",
-                    arg,
-                    "turns off the metrics autoscaling reads",
+                    "can be read by vLLM as --disable-log-stats, which turns off the metrics "
+                    "autoscaling reads",
                     "remove it, or remove autoscaling",
                 )
+        # Scale-to-zero counts requests at the KEDA HTTP interceptor, not in Prometheus.
+        if self.annotations.get(_SCRAPE_KEY) == "false" and self.scale_to_zero is None:
+            raise SpecError(
+                f"annotations[{_SCRAPE_KEY}] is 'false' but autoscaling reads vLLM's metrics "
+                "from Prometheus, so it would never add a replica: remove the annotation, "
+                "or remove autoscaling"
+            )
         return self
 
     # Defined after the other model validators so it wraps them all, including the
@@ -406,6 +427,29 @@ def _without_secrets(error: ValidationError, secrets: tuple[str, ...]) -> Valida
         for item in error.errors(include_url=False)
     ]
     return ValidationError.from_exception_data(error.title, details, hide_input=True)
+
+
+_SCRAPE_KEY = "prometheus.io/scrape"
+
+
+def _check_scrape_annotation(key: str, value: str) -> None:
+    # The user's prometheus.io/* annotations win over the renderer's; a port or path
+    # other than vLLM's would make Prometheus scrape nothing, so refuse it here.
+    if key == _SCRAPE_KEY and value not in ("true", "false"):
+        raise _fail(
+            f"annotations[{key}]",
+            value,
+            "must be 'true' or 'false' (Prometheus' scrape rule matches 'true' exactly)",
+            "write 'true' or 'false', or remove it to let the provider set it",
+        )
+    if key != _SCRAPE_KEY and key in SCRAPE_ANNOTATIONS and value != SCRAPE_ANNOTATIONS[key]:
+        raise _fail(
+            f"annotations[{key}]",
+            value,
+            f"must be {SCRAPE_ANNOTATIONS[key]!r} (vLLM serves its metrics only there; any "
+            "other value makes Prometheus scrape nothing and autoscaling see no load)",
+            "remove it to let the provider set it",
+        )
 
 
 def _check_key(field: str, key: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 
@@ -317,6 +318,43 @@ def test_pods_get_no_service_links_so_a_service_named_vllm_cannot_break_vllm() -
     # Kubernetes injects <SERVICE>_PORT env vars; VLLM_PORT would be read by vLLM itself.
     pod = pod_spec(render(name="vllm"))
     assert pod["enableServiceLinks"] is False
+
+
+def _pod_annotations(**fields: Any) -> dict[str, str]:
+    annotations: dict[str, str] = one(render(**fields), "Deployment")["spec"]["template"][
+        "metadata"
+    ]["annotations"]
+    return annotations
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [
+        pytest.param(
+            {"prometheus.io/scrape": "false"},
+            {"prometheus.io/scrape": "false", "prometheus.io/port": "8000"},
+            id="scrape-off-wins",
+        ),
+        pytest.param(
+            {"prometheus.io/scheme": "http", "prometheus.io/port": "8000"},
+            {"prometheus.io/scrape": "true", "prometheus.io/scheme": "http"},
+            id="own-keys-kept-rest-filled-in",
+        ),
+    ],
+)
+def test_the_users_prometheus_annotations_win_over_the_scrape_defaults(
+    user: dict[str, str], expected: dict[str, str]
+) -> None:
+    annotations = _pod_annotations(annotations=user)
+    assert expected.items() <= annotations.items()
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_with_scrape_annotations_off_only_the_users_prometheus_annotations_remain() -> None:
+    off = options(prometheus_scrape_annotations=False)
+    pod = one(render(annotations={"prometheus.io/scrape": "true"}, opts=off), "Deployment")
+    annotations = pod["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {"prometheus.io/scrape": "true"}
 
 
 def test_metrics_are_scrapable_from_the_pods() -> None:

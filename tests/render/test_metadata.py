@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+import yaml
 
 from airflow_provider_hfinfer.render import workload_selector
 from airflow_provider_hfinfer.render.metadata import SPEC_HASH_ANNOTATION, TTL_ANNOTATION
@@ -56,6 +58,16 @@ def test_every_object_and_the_pod_template_carry_user_and_provider_labels() -> N
 def test_every_object_and_the_pod_template_carry_user_annotations() -> None:
     for where, meta in _metas(_all_kinds()):
         assert USER_ANNOTATIONS.items() <= meta["annotations"].items(), where
+
+
+def test_labels_and_annotations_render_as_plain_dicts() -> None:
+    # The spec holds them read-only (FrozenMap); manifests must be plain JSON/YAML data.
+    manifests = _all_kinds()
+    for where, meta in _metas(manifests):
+        assert type(meta["labels"]) is dict, where
+        assert type(meta["annotations"]) is dict, where
+    assert yaml.safe_load(yaml.safe_dump(manifests)) == manifests
+    assert json.loads(json.dumps(manifests)) == manifests
 
 
 def test_workload_selector_finds_every_object() -> None:

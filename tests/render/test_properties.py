@@ -163,10 +163,12 @@ any_compute = st.one_of(
 LABEL_VALUE = st.text(string.ascii_letters + string.digits + "-_.", min_size=1, max_size=63).filter(
     lambda value: value[0].isalnum() and value[-1].isalnum()
 )
-valid_pools = st.lists(LABEL_VALUE, max_size=6, unique=True)
+valid_pools = st.lists(LABEL_VALUE, max_size=16, unique=True)
 any_pools = st.one_of(
     valid_pools,
-    st.sampled_from([["a", "a"], [""], ["bad value"], ["x" * 64], ["-a"]]),
+    st.sampled_from(
+        [["a", "a"], [""], ["bad value"], ["x" * 64], ["-a"], [f"p{i}" for i in range(17)]]
+    ),
 )
 valid_node_type = st.none() | LABEL_VALUE
 any_node_type = st.one_of(valid_node_type, st.sampled_from(["", "a b", "x" * 64, "-x"]))
@@ -229,7 +231,9 @@ any_labels = st.one_of(
     ),
 )
 any_annotations = st.one_of(
-    valid_annotations, st.dictionaries(BAD_META_KEY, st.just("v"), min_size=1, max_size=1)
+    valid_annotations,
+    st.dictionaries(BAD_META_KEY, st.just("v"), min_size=1, max_size=1),
+    st.sampled_from([{"prometheus.io/port": "9090"}, {"prometheus.io/path": "/"}]),
 )
 
 valid_vllm = st.fixed_dictionaries(
@@ -260,6 +264,9 @@ any_vllm = st.one_of(
             {"extra_args": ["--model=x"]},
             {"extra_args": ["--tensor-parallel-size", "2"]},
             {"extra_args": ["-tp"]},
+            {"extra_args": ["--mod=x"]},
+            {"extra_args": ["--max_model_len=4096"]},
+            {"extra_args": ["--po=9000"]},
         ]
     ),
 )
@@ -298,7 +305,8 @@ def valid_scaling(draw: st.DrawFn) -> dict[str, Any]:
             "replicas": {"min": low, "max": draw(st.integers(low + 1, 1000))},
             "autoscaling": {
                 "metric": draw(st.sampled_from(["latency", "throughput", "concurrency"])),
-                "threshold": draw(st.floats(0.01, 1e6) | st.integers(1, 10**6)),
+                # Up to 10000, the smallest per-metric cap (MAX_AUTOSCALING_THRESHOLD).
+                "threshold": draw(st.floats(0.01, 1e4) | st.integers(1, 10**4)),
             },
         }
     return {
@@ -348,6 +356,15 @@ invalid_scaling = st.sampled_from(
             "autoscaling": {"metric": "latency", "threshold": float("nan")},
         },
         {"replicas": {"min": 1, "max": 1001}, "autoscaling": {"metric": "latency", "threshold": 1}},
+        {
+            "replicas": {"min": 1, "max": 2},
+            "autoscaling": {"metric": "throughput", "threshold": 10_001},
+        },
+        {
+            "replicas": {"min": 1, "max": 2},
+            "autoscaling": {"metric": "concurrency", "threshold": 4},
+            "annotations": {"prometheus.io/scrape": "false"},
+        },
         {
             "replicas": {"min": 1, "max": 2},
             "autoscaling": {"metric": "concurrency", "threshold": 4},
@@ -448,6 +465,8 @@ def _check_pod(spec: InferenceWorkload, manifests: list[dict[str, Any]]) -> None
     )
     weights = [term["weight"] for term in preferred]
     assert all(1 <= weight <= 100 for weight in weights)
+    # Within the spec's cap every listed pool gets its own preference.
+    assert len(weights) == (len(spec.node_pools) if len(spec.node_pools) > 1 else 0)
     assert all(high > low for high, low in zip(weights, weights[1:], strict=False))
 
 

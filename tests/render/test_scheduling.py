@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_hfinfer.render.scheduling import pin_to_pool, pool_weights
+from airflow_provider_hfinfer.spec.models import MAX_NODE_POOLS
 
 from .builders import node_affinity, options, pod_spec, render, required_expressions
 
@@ -80,16 +81,24 @@ def test_pool_weight_ladder_is_steep_and_strictly_descending(count: int) -> None
     assert all(high > low >= 1 for high, low in zip(weights, weights[1:], strict=False))
 
 
-@pytest.mark.parametrize("count", [60, 101, 150])
-def test_long_pool_lists_keep_weights_in_the_kubernetes_range(count: int) -> None:
-    pools = [f"pool-{index}" for index in range(count)]
+def test_the_longest_pool_list_the_spec_allows_keeps_a_steep_distinct_ladder() -> None:
+    pools = [f"pool-{index}" for index in range(MAX_NODE_POOLS)]
     preferred = _preferred(render(node_pools=pools))
     weights = [weight for weight, _ in preferred]
+    # Every pool gets its own term, in list order: none is left without a preference.
+    assert [values for _, values in preferred] == [[pool] for pool in pools]
+    assert weights[0] == 100
+    assert all(1 <= weight <= 15 for weight in weights[1:])
+    assert len(set(weights)) == len(weights)
+
+
+@pytest.mark.parametrize("count", [60, 101, 150])
+def test_pool_weights_stay_in_the_kubernetes_range_past_the_spec_cap(count: int) -> None:
+    # The spec refuses more than MAX_NODE_POOLS pools; the function stays safe anyway.
+    weights = pool_weights(count)
     assert weights[0] == 100
     assert all(1 <= weight <= 100 for weight in weights)
     assert all(high > low for high, low in zip(weights, weights[1:], strict=False))
-    # The order of the list is kept for the pools that got a preference.
-    assert [values[0] for _, values in preferred] == pools[: len(preferred)]
 
 
 def test_single_pool_is_required_without_preferences() -> None:

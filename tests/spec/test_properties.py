@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from airflow_provider_hfinfer.spec import MAX_NAME_LENGTH, InferenceWorkload
+from airflow_provider_hfinfer.spec.frozen import FrozenMap
 from airflow_provider_hfinfer.spec.messages import describe_errors
+from airflow_provider_hfinfer.spec.models import MAX_AUTOSCALING_THRESHOLD, MAX_NODE_POOLS
 
 from .builders import TOKEN
 
@@ -221,7 +223,9 @@ SECTION_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "tolerations": st.one_of(TOLERATIONS, JUNK),
     "labels": st.one_of(st.dictionaries(KEYS, VALUES, max_size=3), JUNK),
     "annotations": st.one_of(st.dictionaries(KEYS, VALUES, max_size=3), JUNK),
-    "node_pools": st.one_of(st.lists(VALUES, max_size=3), JUNK),
+    "node_pools": st.one_of(
+        st.lists(VALUES, max_size=3), st.lists(st.sampled_from("abcdefghijklmnopqrst")), JUNK
+    ),
     "node_type": VALUES,
     "auto_delete_after": DURATIONS,
     "hf_access": HF_ACCESS,
@@ -255,6 +259,9 @@ def _check_invariants(spec: InferenceWorkload) -> None:
     assert (low == 0) == (spec.scale_to_zero is not None)
     if spec.autoscaling is not None:
         assert spec.autoscaling.threshold > 0 and math.isfinite(spec.autoscaling.threshold)
+        assert spec.autoscaling.threshold <= MAX_AUTOSCALING_THRESHOLD[spec.autoscaling.metric]
+    assert len(spec.node_pools) <= MAX_NODE_POOLS
+    assert isinstance(spec.labels, FrozenMap) and isinstance(spec.annotations, FrozenMap)
     assert 1 <= spec.compute.gpus <= 16
     assert len(spec.name) <= MAX_NAME_LENGTH
     # A valid workload serialises and reloads to itself, without showing the token.

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import math
+import operator
+import pickle
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +23,13 @@ from airflow_provider_hfinfer.spec import (
     TokenHFAccess,
     Toleration,
 )
+from airflow_provider_hfinfer.spec.frozen import FrozenMap
 from airflow_provider_hfinfer.spec.messages import describe_errors
+from airflow_provider_hfinfer.spec.models import (
+    MAX_AUTOSCALING_THRESHOLD,
+    MAX_NODE_POOLS,
+    SCRAPE_ANNOTATIONS,
+)
 
 from .builders import AUTOSCALED, BASE, SCALE_TO_ZERO, TOKEN, workload
 
@@ -275,6 +285,59 @@ VALID: list[Any] = [
         lambda w: w.vllm.extra_args == ("--model-loader-extra-config={}",),
         id="vllm-flag-that-starts-like-a-reserved-one",
     ),
+    # Real vLLM 0.6.4 flags that share a start with a reserved one, and values.
+    *[
+        pytest.param(
+            workload(AUTOSCALED, vllm={"extra_args": args}),
+            lambda w, args=args: w.vllm.extra_args == tuple(args),
+            id=f"vllm-not-reserved-{'-'.join(args)}",
+        )
+        for args in (
+            ["--tokenizer-revision=main"],
+            ["--code-revision", "v1"],
+            ["--kv-cache-dtype=fp8"],
+            ["--pipeline-parallel-size=2"],
+            ["-pp", "2"],
+            ["--max-num-seqs=64"],
+            ["--max_num_batched_tokens=8192"],
+            ["--disable-log-requests"],
+            ["--seed", "-1"],
+            ["--chat-template", "/templates/chat.jinja"],
+        )
+    ],
+    *[
+        pytest.param(
+            workload(AUTOSCALED, autoscaling={"metric": metric, "threshold": cap}),
+            lambda w, cap=cap: w.autoscaling is not None and w.autoscaling.threshold == cap,
+            id=f"threshold-at-cap-{metric}",
+        )
+        for metric, cap in MAX_AUTOSCALING_THRESHOLD.items()
+    ],
+    pytest.param(
+        workload(SCALE_TO_ZERO, autoscaling={"metric": "throughput", "threshold": 10_000}),
+        lambda w: w.autoscaling is not None and w.autoscaling.threshold == 10_000,
+        id="threshold-at-cap-scale-to-zero",
+    ),
+    pytest.param(
+        workload(node_pools=[f"pool-{index}" for index in range(MAX_NODE_POOLS)]),
+        lambda w: len(w.node_pools) == MAX_NODE_POOLS == 16,
+        id="node-pools-at-cap",
+    ),
+    pytest.param(
+        workload(annotations=dict(SCRAPE_ANNOTATIONS)),
+        lambda w: w.annotations == SCRAPE_ANNOTATIONS,
+        id="annotations-scrape-as-the-provider-sets-them",
+    ),
+    pytest.param(
+        workload(annotations={"prometheus.io/scrape": "false", "prometheus.io/scheme": "http"}),
+        lambda w: w.annotations["prometheus.io/scrape"] == "false",
+        id="annotations-scrape-off-without-autoscaling",
+    ),
+    pytest.param(
+        workload(SCALE_TO_ZERO, annotations={"prometheus.io/scrape": "false"}),
+        lambda w: w.annotations["prometheus.io/scrape"] == "false",
+        id="annotations-scrape-off-with-scale-to-zero",
+    ),
     pytest.param(
         workload(cache={"type": "emptyDir", "size_limit": "200Gi"}),
         lambda w: w.cache.size_limit == "200Gi",
@@ -310,6 +373,46 @@ def test_valid_workloads_pass_the_published_json_schema(data: dict[str, Any], ch
 def _tol(**fields: Any) -> dict[str, Any]:
     return workload(tolerations=[{"key": "dedicated", **fields}])
 
+
+# (extra arg, the reserved flag(s) vLLM's argparse reads it as, fix in the line): exact,
+# '=value', one item with a space, unique abbreviations (argparse allow_abbrev),
+# ambiguous ones (an error at vLLM start-up) and underscores (vLLM turns them to dashes).
+RESERVED_SPELLINGS = [
+    ("--model=x", "--model", "set model.id instead and remove this argument"),
+    ("--model", "--model", "set model.id instead"),
+    ("--mod", "--model", "set model.id instead"),
+    ("--mode=x", "--model", "set model.id instead"),
+    ("--m", "--model or --max-model-len", "set model.id, vllm.max_model_len instead"),
+    ("--served-model-name", "--served-model-name", "set model.served_name instead"),
+    ("--served-model=x", "--served-model-name", "set model.served_name instead"),
+    ("--served_model_name=x", "--served-model-name", "set model.served_name instead"),
+    ("--revision=main", "--revision", "set model.revision instead"),
+    ("--rev=main", "--revision", "set model.revision instead"),
+    ("--tensor-parallel-size", "--tensor-parallel-size", "set compute.gpus instead"),
+    ("--tensor_parallel_size=2", "--tensor-parallel-size", "set compute.gpus instead"),
+    ("--tensor-par=2", "--tensor-parallel-size", "set compute.gpus instead"),
+    ("-tp=2", "-tp", "set compute.gpus instead"),
+    ("-tp", "-tp", "set compute.gpus instead"),
+    ("-t", "-tp", "set compute.gpus instead"),
+    ("--t", "--tensor-parallel-size or --task", "set compute.gpus, vllm.task instead"),
+    ("--port 8000", "--port", "remove this argument"),
+    ("--port=9000", "--port", "remove this argument"),
+    ("--po=9000", "--port", "remove this argument"),
+    ("--host=0.0.0.0", "--host", "remove this argument"),
+    ("--ho", "--host", "remove this argument"),
+    ("--max-model-len=4096", "--max-model-len", "set vllm.max_model_len instead"),
+    ("--max_model_len=4096", "--max-model-len", "set vllm.max_model_len instead"),
+    ("--max-model", "--max-model-len", "set vllm.max_model_len instead"),
+    ("--dtype=half", "--dtype", "set vllm.dtype instead"),
+    ("--dt=half", "--dtype", "set vllm.dtype instead"),
+    ("--d", "--dtype or --download-dir", "set vllm.dtype, cache instead"),
+    ("--gpu-memory-utilization", "--gpu-memory-utilization", "vllm.gpu_memory_utilization"),
+    ("--gpu_memory_util=0.5", "--gpu-memory-utilization", "vllm.gpu_memory_utilization"),
+    ("--task=generate", "--task", "set vllm.task instead"),
+    ("--ta=generate", "--task", "set vllm.task instead"),
+    ("--download-dir=/x", "--download-dir", "set cache instead"),
+    ("--download_dir=/x", "--download-dir", "set cache instead"),
+]
 
 # (workload, field the line names, rule (regex on str(ValidationError)), fix in the line)
 INVALID: list[Any] = [
@@ -474,6 +577,48 @@ INVALID: list[Any] = [
         "ConfigMap",
         id="annotations-too-large",
     ),
+    *[
+        pytest.param(
+            workload(annotations={key: value}),
+            f"annotations[{key}] ({value!r})",
+            re.escape(rule),
+            fix,
+            id=f"annotation-{key}-{value}",
+        )
+        for key, value, rule, fix in (
+            (
+                "prometheus.io/port",
+                "9090",
+                "must be '8000' (vLLM serves its metrics only there; any other value",
+                "remove it to let the provider set it",
+            ),
+            (
+                "prometheus.io/path",
+                "/stats",
+                "must be '/metrics' (vLLM serves its metrics only there; any other value",
+                "remove it to let the provider set it",
+            ),
+            (
+                "prometheus.io/scrape",
+                "True",
+                "must be 'true' or 'false' (Prometheus' scrape rule matches 'true' exactly)",
+                "write 'true' or 'false', or remove it",
+            ),
+            (
+                "prometheus.io/scrape",
+                "",
+                "must be 'true' or 'false'",
+                "write 'true' or 'false', or remove it",
+            ),
+        )
+    ],
+    pytest.param(
+        workload(AUTOSCALED, annotations={"prometheus.io/scrape": "false"}),
+        "annotations[prometheus.io/scrape] is 'false'",
+        "autoscaling reads vLLM's metrics from Prometheus, so it would never add a replica",
+        "remove the annotation, or remove autoscaling",
+        id="annotation-scrape-off-with-autoscaling",
+    ),
     # replicas, autoscaling, scale to zero
     pytest.param(
         workload(replicas={"min": 3, "max": 2}),
@@ -539,6 +684,29 @@ INVALID: list[Any] = [
         )
         for bad in (0, -1, -0.5, math.nan, math.inf, -math.inf)
     ],
+    *[
+        pytest.param(
+            workload(AUTOSCALED, autoscaling={"metric": metric, "threshold": value}),
+            "autoscaling.threshold",
+            re.escape(f"({value}) is above {cap} {unit}, the cap for metric '{metric}'"),
+            f"check the unit and give at most {cap}",
+            id=f"threshold-above-cap-{metric}-{value}",
+        )
+        for metric, value, cap, unit in (
+            ("latency", 600_000.5, 600000, "ms"),
+            ("latency", 2.5e9, 600000, "ms"),
+            ("throughput", 10_001.0, 10000, "requests/s"),
+            ("concurrency", 10_001.0, 10000, "requests"),
+            ("concurrency", 1e300, 10000, "requests"),
+        )
+    ],
+    pytest.param(
+        workload(SCALE_TO_ZERO, autoscaling={"metric": "concurrency", "threshold": 20_000}),
+        "autoscaling.threshold",
+        r"\(20000.0\) is above 10000 requests",
+        "give at most 10000",
+        id="threshold-above-cap-scale-to-zero",
+    ),
     pytest.param(
         workload(AUTOSCALED, autoscaling={"metric": "concurrency", "threshold": True}),
         "autoscaling.threshold",
@@ -746,6 +914,13 @@ INVALID: list[Any] = [
         id="node-pools-duplicate",
     ),
     pytest.param(
+        workload(node_pools=[f"pool-{index}" for index in range(MAX_NODE_POOLS + 1)]),
+        "node_pools",
+        r"node_pools lists 17 pools, more than 16 \(each pool after the first",
+        "keep at most 16 pools, most preferred first",
+        id="node-pools-above-cap",
+    ),
+    pytest.param(
         workload(node_pools=[""]),
         "node_pools[]",
         "must not be empty",
@@ -925,33 +1100,28 @@ INVALID: list[Any] = [
     *[
         pytest.param(
             workload(vllm={"extra_args": ["--enable-prefix-caching", arg]}),
-            "vllm.extra_args",
-            "sets a flag the provider derives from the spec",
-            "use the matching spec field",
+            f"vllm.extra_args[1] ({arg!r})",
+            re.escape(f"can be read by vLLM as {read_as}, which the provider "),
+            fix,
             id=f"vllm-reserved-{arg}",
         )
+        for arg, read_as, fix in RESERVED_SPELLINGS
+    ],
+    *[
+        pytest.param(
+            workload(AUTOSCALED, vllm={"extra_args": ["--seed=1", arg]}),
+            f"vllm.extra_args[1] ({arg!r})",
+            "can be read by vLLM as --disable-log-stats, which turns off the metrics autoscaling",
+            "remove it, or remove autoscaling",
+            id=f"vllm-{arg}-with-autoscaling",
+        )
         for arg in (
-            "--model=x",
-            "--served-model-name",
-            "--tensor-parallel-size",
-            "-tp=2",
-            "--port 8000",
-            "--max-model-len=4096",
-            "--dtype=half",
-            "--gpu-memory-utilization",
-            "--download-dir=/x",
-            "--revision=main",
-            "--host=0.0.0.0",
-            "--task=generate",
+            "--disable-log-stats",
+            "--disable_log_stats",
+            "--disable-log-st",
+            "--disable-log-stats=true",
         )
     ],
-    pytest.param(
-        workload(AUTOSCALED, vllm={"extra_args": ["--disable-log-stats"]}),
-        "vllm.extra_args",
-        "turns off the metrics autoscaling reads",
-        "remove it, or remove autoscaling",
-        id="vllm-disable-log-stats-with-autoscaling",
-    ),
     pytest.param(
         workload(vllm={"max_model_len": 8}),
         "vllm.max_model_len",
@@ -1170,6 +1340,57 @@ def test_frozen_fields_cannot_be_assigned() -> None:
     with pytest.raises(ValidationError, match="frozen"):
         spec.compute.gpus = 4  # type: ignore[misc]
     assert spec.name == "llama3-8b-chat" and spec.replicas.max == 4
+
+
+MUTATIONS: list[Any] = [
+    # operator.setitem is `m["x"] = "y"`, operator.delitem is `del m["team"]`.
+    pytest.param(lambda m: operator.setitem(m, "x", "y"), TypeError, id="set-item"),
+    pytest.param(lambda m: operator.delitem(m, "team"), TypeError, id="del-item"),
+    pytest.param(lambda m: m.update(x="y"), AttributeError, id="update"),
+    pytest.param(lambda m: m.pop("team"), AttributeError, id="pop"),
+    pytest.param(lambda m: m.clear(), AttributeError, id="clear"),
+    pytest.param(lambda m: m.setdefault("x", "y"), AttributeError, id="setdefault"),
+]
+
+
+@pytest.mark.parametrize("field", ["labels", "annotations"])
+@pytest.mark.parametrize(("mutate", "error"), MUTATIONS)
+def test_labels_and_annotations_cannot_be_changed_in_place(
+    field: str, mutate: Callable[[Any], object], error: type[Exception]
+) -> None:
+    spec = InferenceWorkload.model_validate(workload(**{field: {"team": "ml"}}))
+    before = spec.model_dump_json()
+    with pytest.raises(error):
+        mutate(getattr(spec, field))
+    assert getattr(spec, field) == {"team": "ml"}
+    assert spec.model_dump_json() == before
+
+
+def test_frozen_maps_still_dump_and_describe_as_plain_objects() -> None:
+    spec = InferenceWorkload.model_validate(
+        workload(labels={"team": "ml"}, annotations={"example.com/owner": "ml"})
+    )
+    dumped = spec.model_dump()
+    assert type(dumped["labels"]) is dict and dumped["labels"] == {"team": "ml"}
+    assert type(dumped["annotations"]) is dict
+    assert spec.model_dump(mode="json")["labels"] == {"team": "ml"}
+    properties = InferenceWorkload.model_json_schema()["properties"]
+    for field in ("labels", "annotations"):
+        assert properties[field]["type"] == "object"
+        assert properties[field]["additionalProperties"] == {"type": "string"}
+    assert properties["node_pools"]["maxItems"] == MAX_NODE_POOLS
+
+
+def test_frozen_maps_accept_any_mapping_and_keep_the_workload_hashable() -> None:
+    labels = FrozenMap({"team": "ml"})
+    one = InferenceWorkload.model_validate(workload(labels={"team": "ml"}))
+    two = InferenceWorkload.model_validate(workload(labels=labels))
+    assert one == two and hash(one) == hash(two)
+    assert isinstance(one.labels, FrozenMap) and one.labels == labels
+    # Airflow deep-copies operators (and so the workloads they hold); pickling must work.
+    assert copy.deepcopy(one) == one
+    assert pickle.loads(pickle.dumps(one)) == one
+    assert dict(one.labels) == {"team": "ml"}
 
 
 def test_workloads_compare_by_value() -> None:
