@@ -19,7 +19,26 @@ MERGE_PATCH = "application/merge-patch+json"
 
 @dataclass(frozen=True)
 class KubeRequest:
-    """One planned API call."""
+    """One planned API call.
+
+    Attributes:
+        method: The HTTP method: ``GET``, ``PATCH`` or ``DELETE``.
+        path: The REST path without the query string, e.g.
+            ``/apis/apps/v1/namespaces/team-a/deployments/llama``.
+        resource: The kind the call is about; error messages name it as RBAC
+            does (``deployments.apps``).
+        namespace: The namespace of the object or collection; ``None`` for
+            cluster-scoped kinds and for lists across all namespaces.
+        name: The object's name; ``None`` when the call is about a collection.
+        query: Query parameters as ``(key, value)`` pairs, in the order they are
+            sent (field manager, dry run, selectors, propagation policy).
+        body: The request body: the whole manifest for a server-side apply,
+            the patch for a merge patch, ``None`` for reads and deletes.
+        content_type: The ``Content-Type`` header of ``body``, which selects
+            the kind of patch (apply or merge); ``None`` when nothing is sent.
+        verb: The RBAC verb the call needs (``get``, ``list``, ``patch``,
+            ``delete``), used in logs and in access-denied messages.
+    """
 
     method: str
     path: str

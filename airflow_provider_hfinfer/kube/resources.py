@@ -11,7 +11,17 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Resource:
-    """One REST resource of the API server."""
+    """One REST resource of the API server.
+
+    Attributes:
+        api_version: The ``apiVersion`` of its manifests: ``group/version``,
+            or just the version for the core group (``v1``).
+        kind: The ``kind`` of its manifests, e.g. ``Deployment``.
+        plural: The lower-case plural the REST path and RBAC rules use, e.g.
+            ``deployments``.
+        namespaced: Whether objects live in a namespace; ``False`` for
+            cluster-scoped kinds such as nodes and namespaces.
+    """
 
     api_version: str
     kind: str

@@ -84,7 +84,14 @@ class HubModel:
 
 @dataclass(frozen=True)
 class HubFetch:
-    """A :class:`HubModel` and how many HTTP requests it took (0 from the cache)."""
+    """A :class:`HubModel` and how many HTTP requests it took (0 from the cache).
+
+    Attributes:
+        model: What the Hub said about the model at the requested revision.
+        requests: HTTP requests sent to the Hub for this answer: 0 when it came
+            from the process cache, otherwise 2 (model info, then
+            ``config.json``); reported so the checks' network cost is visible.
+    """
 
     model: HubModel
     requests: int

@@ -46,7 +46,17 @@ class Severity(IntEnum):
 
 @dataclass(frozen=True)
 class Policy:
-    """The thresholds the detectors apply."""
+    """The thresholds the detectors apply.
+
+    Attributes:
+        grace: How long a failure that may heal (Unschedulable, quota,
+            image pull, a missing secret) is waited on, counted from its
+            earliest sign, before it becomes terminal.
+        crash_restarts: Restarts after which a crash-looping container is
+            terminal.
+        oom_restarts: Restarts after which a container that keeps being
+            OOMKilled is terminal.
+    """
 
     grace: timedelta
     crash_restarts: int = DEFAULT_CRASH_RESTART_THRESHOLD
@@ -69,6 +79,12 @@ class Finding:
         clock_label: Verb for the elapsed-time note, e.g. ``running`` in
             "(vllm running for 4m12s)"; empty for no note.
         subject: The object the finding is about, e.g. a pod or ReplicaSet name.
+        restarts: The failing container's restart count; 0 when the finding is
+            not about a container.
+        exit_code: The exit code of the container's last run, for crashes and
+            OOM kills, when the kubelet reported one.
+        log_tail: The container's last log lines (or its termination message)
+            quoted for a crash or OOM kill; ``None`` when none were available.
     """
 
     reason: str

@@ -71,7 +71,27 @@ class Reason(str, Enum):
 
 
 class PodStatus(BaseModel):
-    """What one pod of the workload is doing, as far as readiness is concerned."""
+    """What one pod of the workload is doing, as far as readiness is concerned.
+
+    Attributes:
+        name: The pod's name.
+        current: Belongs to the Deployment's current ReplicaSet; ``False`` for
+            a pod of an earlier revision still around during a rollout.
+        pod_phase: The pod's own ``status.phase`` (``Pending``, ``Running``...);
+            empty when the API did not report one.
+        node: The node the pod was scheduled to; empty while unscheduled.
+        ready: True when no detector found anything keeping the pod from
+            serving.
+        reason: ``Ready``, or what keeps the pod from serving, e.g.
+            ``ModelLoading`` or ``CrashLoopBackOff``.
+        message: What is wrong with the pod, for people; empty when ready.
+        restarts: Container restarts, summed over init and app containers.
+        exit_code: The exit code of the failing container's last run, after a
+            crash or an OOM kill.
+        since: Earliest sign of the current condition, when known.
+        terminal: True when the pod's problem will not heal by waiting.
+        log_tail: The failing container's last log lines, when they were read.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -97,6 +117,32 @@ class WorkloadStatus(BaseModel):
     ``terminal`` is True only when waiting will not help; ``phase`` FAILED
     always is terminal, DEGRADED may be (some replicas serve, the rest never
     will), every other phase never is.
+
+    Attributes:
+        phase: Where the workload stands, for someone waiting on it.
+        reason: Short CamelCase cause of the phase, usually a :class:`Reason`
+            value; a kubelet reason that list does not know passes through.
+        message: One line for people, with elapsed times, e.g. ``0/2 ready;
+            2 loading the model (vllm running for 4m12s)``.
+        ready_replicas: Ready replicas of the current revision (once the
+            rollout has finished, the Deployment's available replicas if
+            that is higher).
+        desired_replicas: The Deployment's ``spec.replicas``.
+        updated_replicas: Replicas already on the current revision
+            (``status.updatedReplicas``).
+        available_replicas: The Deployment's ``status.availableReplicas``;
+            during a rollout this counts old-revision pods too.
+        min_ready: Ready replicas required for READY: the caller's minimum,
+            by default ``spec.replicas``, at least 1.
+        observed_generation: The Deployment generation its controller has
+            acted on; ``None`` until it reports one.
+        generation: The Deployment's ``metadata.generation``, raised by every
+            spec change; the rollout is not done while ``observed_generation``
+            lags behind it.
+        terminal: True when waiting will not help (see above).
+        pods: Per-pod breakdown of the live pods, current revision first.
+        stable_message: ``message`` without elapsed times: the basis of
+            :meth:`fingerprint`.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -32,7 +32,17 @@ from .text import log_excerpt, log_hint, plural, scheduler_message, squash
 
 @dataclass(frozen=True)
 class PodContext:
-    """One pod plus what its detectors may consult."""
+    """One pod plus what its detectors may consult.
+
+    Attributes:
+        pod: The pod as the API server returned it (decoded JSON).
+        scope: The workload's own objects and events, for event timing and
+            scheduling notes.
+        policy: The thresholds that decide when a failure is terminal.
+        log_tail: The pod's recent log lines when the caller read them, quoted
+            for a crashed container; ``None`` falls back to the container's
+            termination message.
+    """
 
     pod: K8sObject
     scope: Scope

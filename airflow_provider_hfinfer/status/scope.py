@@ -33,7 +33,21 @@ _FINISHED_POD_PHASES = frozenset({"Succeeded", "Failed"})
 
 @dataclass(frozen=True)
 class EventRecord:
-    """The parts of a core/v1 (or events.k8s.io/v1) Event that classifiers use."""
+    """The parts of a core/v1 (or events.k8s.io/v1) Event that classifiers use.
+
+    Attributes:
+        kind: The kind of the object the event is about (``involvedObject``
+            or ``regarding``), e.g. ``Pod``.
+        name: That object's name.
+        uid: That object's uid, empty when absent; it tells the events of a
+            re-created workload from those of its same-named predecessor.
+        reason: The event's reason, e.g. ``FailedScheduling``.
+        message: The event's message (``note`` in events.k8s.io/v1).
+        first_seen: When the condition was first reported (else when the
+            event was created); ``None`` when undated.
+        last_seen: When it was last reported, at least ``first_seen``;
+            ``None`` when undated.
+    """
 
     kind: str
     name: str
@@ -46,7 +60,20 @@ class EventRecord:
 
 @dataclass(frozen=True)
 class Scope:
-    """The workload's own objects, split by revision."""
+    """The workload's own objects, split by revision.
+
+    Attributes:
+        deployment: The Deployment as the API server returned it.
+        current_rs: The ReplicaSet of the Deployment's current revision;
+            ``None`` while none of its ReplicaSets carries that revision.
+        old_rs: The Deployment's ReplicaSets of earlier revisions.
+        current_pods: Pods of the current ReplicaSet (every owned pod when
+            there is no identifiable current ReplicaSet).
+        old_pods: Pods of earlier revisions, e.g. still serving while a
+            rolling update proceeds.
+        events: Events about the Deployment, its ReplicaSets and its pods;
+            strays about other or long-gone objects are dropped.
+    """
 
     deployment: K8sObject
     current_rs: K8sObject | None

@@ -55,7 +55,18 @@ class WatchSettings:
 
 @dataclass
 class WatchStats:
-    """Requests made and recoveries, for logs, tests and benchmarks."""
+    """Requests made and recoveries, for logs, tests and benchmarks.
+
+    Attributes:
+        lists: List requests sent: one per kind at start, after every resync
+            interval and after every expired watch.
+        watches: Watch requests opened, including resumed ones.
+        expired: Watches that ended with 410 Gone (their resourceVersion was too
+            old) and were answered by a fresh list.
+        reconnects: Failed or dropped requests (5xx, 429, lost connections)
+            that were retried after a backoff pause.
+        gets: Single-object reads: the KEDA scaler lookups and pod log tails.
+    """
 
     lists: int = 0
     watches: int = 0
