@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -60,6 +62,26 @@ def by_revision(deploy: dict[str, Any]) -> str:
     if revision.startswith("nogpu"):
         return "unschedulable"
     return "ready"
+
+
+def rollback_gets(outcome: str) -> Callable[[dict[str, Any]], str]:
+    """Kubelet policy: :func:`by_revision`, but the rollback's r1 rollout gets ``outcome``."""
+    r1_rollouts = 0
+
+    def decide(deploy: dict[str, Any]) -> str:
+        nonlocal r1_rollouts
+        if by_revision(deploy) != "ready":
+            return by_revision(deploy)
+        r1_rollouts += 1
+        return "ready" if r1_rollouts == 1 else outcome
+
+    return decide
+
+
+def rolled_back_generations(kubelet: Any) -> list[str]:
+    """Outcomes of the kubelet rollouts after the failed one (the rollback's)."""
+    outcomes = [outcome for _name, _gen, outcome in kubelet.rollouts]
+    return outcomes[outcomes.index("crash") + 1 :]
 
 
 @pytest.fixture
@@ -181,6 +203,131 @@ def test_killed_rollout_rolls_back_to_the_previous_spec(
         "dag/rollout/run",
     )
     operator._in_flight = ("llama", ["Deployment/llama"])
+    operator.rollback_timeout = 600  # a kill must not sit out the rollback wait
+    serving_r1.requests.clear()
     operator.on_kill()
     assert served_revision(serving_r1) == "r1"
     assert "hfinfer.io/phase" not in deployment(serving_r1)["metadata"]["annotations"]
+    # Applied, not followed: no readiness poll (which lists pods) happened.
+    assert serving_r1.requests.count(verb="list") == 0
+
+
+RECREATE = {"update_strategy": "Recreate"}
+
+
+def test_rollback_waits_until_the_previous_revision_serves_again(
+    cluster: Any,
+    kubelet: Any,
+    fake_kube_conn_id: str,
+    run_task: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Recreate: the failed rollout stopped the r1 pods, so they must start again. The
+    # controller's lag leaves the Deployment showing the crash-looping revision for a
+    # while after the rollback is applied; that stale verdict must not end the wait.
+    kubelet.start(by_revision, delay=0.3)
+    assert run_task(lambda: update_op(fake_kube_conn_id, "r1", spec_extra=RECREATE)).state == (
+        "success"
+    )
+    capsys.readouterr()
+    caplog.clear()
+    run = run_task(
+        lambda: update_op(
+            fake_kube_conn_id, "broken-r2", spec_extra=RECREATE, timeout=30, rollback_timeout=30
+        )
+    )
+    assert run.state == "failed"
+    output = task_output(capsys, caplog)
+    assert "revision broken-r2 of meta-llama/Llama-3.1-8B-Instruct failed (CrashLoopBackOff)" in (
+        output
+    )
+    assert (
+        "Rolled back to revision r1 of meta-llama/Llama-3.1-8B-Instruct; previous revision "
+        "serving again (1/1 ready)"
+    ) in output
+    assert "not ready after" not in output
+    # The task ended after the r1 rollout of the rollback was ready, not before it.
+    assert rolled_back_generations(kubelet) == ["ready"]
+    assert served_revision(cluster) == "r1"
+    assert TOKEN not in output
+
+
+@pytest.mark.parametrize(
+    ("comes_back_as", "reason", "rollback_timeout", "longest"),
+    [
+        # Never terminal: the wait ends at rollback_timeout (1s; whole seconds reported).
+        ("loading", "ModelLoading", 1.0, 2),
+        # Terminal: reported as soon as the controller rolled r1 out, long before 60s.
+        ("oom", "OOMKilled", 60.0, 30),
+    ],
+)
+def test_rollback_whose_revision_does_not_serve_says_so(
+    cluster: Any,
+    kubelet: Any,
+    fake_kube_conn_id: str,
+    run_task: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    comes_back_as: str,
+    reason: str,
+    rollback_timeout: float,
+    longest: int,
+) -> None:
+    kubelet.start(rollback_gets(comes_back_as))
+    assert run_task(lambda: update_op(fake_kube_conn_id, "r1", spec_extra=RECREATE)).state == (
+        "success"
+    )
+    capsys.readouterr()
+    caplog.clear()
+    run = run_task(
+        lambda: update_op(
+            fake_kube_conn_id,
+            "broken-r2",
+            spec_extra=RECREATE,
+            timeout=30,
+            rollback_timeout=rollback_timeout,
+        )
+    )
+    assert run.state == "failed"
+    output = task_output(capsys, caplog)
+    assert "failed (CrashLoopBackOff)" in output
+    found = re.search(
+        r"Rolled back to revision r1 of \S+, but the previous revision is not ready after "
+        rf"(\d+)s: {reason}: 0/1 ready",
+        output,
+    )
+    assert found is not None, output
+    assert int(found.group(1)) <= longest
+    assert "serving again" not in output
+    assert rolled_back_generations(kubelet) == [comes_back_as]
+    assert served_revision(cluster) == "r1"
+
+
+def test_without_rollback_a_failed_revision_stays_and_nothing_is_awaited(
+    serving_r1: Any,
+    kubelet: Any,
+    fake_kube_conn_id: str,
+    run_task: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    capsys.readouterr()
+    caplog.clear()
+    run = run_task(
+        lambda: update_op(fake_kube_conn_id, "broken-r2", rollback=False, rollback_timeout=30)
+    )
+    assert run.state == "failed"
+    output = task_output(capsys, caplog)
+    assert "revision broken-r2 of meta-llama/Llama-3.1-8B-Instruct failed (CrashLoopBackOff)" in (
+        output
+    )
+    assert "olled back" not in output and "previous revision" not in output
+    assert served_revision(serving_r1) == "broken-r2"
+    assert rolled_back_generations(kubelet) == []
+
+
+@pytest.mark.parametrize("rollback_timeout", [-1, float("nan")])
+def test_rollback_timeout_must_be_a_number_of_seconds(rollback_timeout: float) -> None:
+    with pytest.raises(ValueError, match=r"rollback_timeout \(.*\) must be 0 or more seconds"):
+        update_op("unused", "r1", rollback_timeout=rollback_timeout)
