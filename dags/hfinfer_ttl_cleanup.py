@@ -15,7 +15,8 @@ off, so it runs once, not once per missed interval, and one run is enough).
 
 Set ``HFINFER_KUBE_CONN`` to the id of an Airflow Kubernetes connection and,
 optionally, ``HFINFER_CLEANUP_NAMESPACES`` to a comma-separated list of
-namespaces (default: cluster-wide). Without ``HFINFER_KUBE_CONN`` the task is a
+namespaces (default: cluster-wide, which needs ``deploy/rbac-cluster-cleanup.yaml``
+besides ``deploy/rbac.yaml``). Without ``HFINFER_KUBE_CONN`` the task is a
 dry run that only reports what it would delete.
 """
 

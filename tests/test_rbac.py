@@ -300,3 +300,56 @@ def test_a_role_in_another_namespace_grants_nothing_here() -> None:
     gaps = missing(docs, required_permissions())
     assert "patch deployments.apps in runai-team-a" in gaps
     assert not [gap for gap in gaps if gap.endswith("cluster-wide")]
+
+
+# -- the optional cluster-wide cleanup ------------------------------------------------------
+
+CLUSTER_CLEANUP = RBAC.parent / "rbac-cluster-cleanup.yaml"
+
+
+def _cleanup_requests(namespaces: list[str] | None) -> list[KubeRequest]:
+    """What the cleanup operator sends: one list per kind, then deletes where found."""
+    hook = HFInferenceHook(kubernetes_conn_id="unused")
+    recorder = _RecordingClient()
+    hook.__dict__["client"] = recorder
+    hook.list_selected("app.kubernetes.io/managed-by=airflow-provider-hfinfer", namespaces)
+    for manifest in _every_manifest():  # expired objects, here in another project
+        hook.delete({**manifest, "metadata": {**manifest["metadata"], "namespace": "team-b"}})
+    return recorder.sent
+
+
+def _needed(requests: list[KubeRequest]) -> set[Permission]:
+    needed: set[Permission] = set()
+    for request in requests:
+        needed |= _permissions(request)
+    return needed
+
+
+def test_cluster_wide_cleanup_needs_the_optional_cluster_role() -> None:
+    needed = _needed(_cleanup_requests(None))
+    gaps = missing(load_rbac(), needed)
+    assert "list deployments.apps cluster-wide" in gaps
+    assert "delete deployments.apps in team-b" in gaps
+    docs = load_rbac() + load_rbac(CLUSTER_CLEANUP)
+    assert missing(docs, needed) == []
+
+
+def test_the_cleanup_cluster_role_grants_only_list_and_delete() -> None:
+    verbs = {
+        verb
+        for doc in load_rbac(CLUSTER_CLEANUP)
+        for rule in doc.get("rules") or []
+        for verb in rule["verbs"]
+    }
+    assert verbs == {"list", "delete"}
+    # Every grant in it is used by the cleanup: none is there "just in case".
+    used = {(p.verb, p.group, p.resource) for p in _needed(_cleanup_requests(None))}
+    granted = {
+        (verb, group, resource)
+        for doc in load_rbac(CLUSTER_CLEANUP)
+        for rule in doc.get("rules") or []
+        for verb in rule["verbs"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    assert granted == used
