@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NAMESPACE ?= runai-team-a
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench schema clean
 
 install: $(STAMP)
 
@@ -61,6 +61,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# The published JSON Schema of the workload spec (tests check it is current).
+schema: $(STAMP)
+	mkdir -p schema
+	$(BIN)/hfinfer schema > schema/inference-workload.schema.json
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

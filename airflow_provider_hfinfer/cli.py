@@ -106,8 +106,17 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+"""The JSON Schema dialect pydantic generates; named so editors pick the right one."""
+
+
+def workload_json_schema() -> dict[str, object]:
+    """The workload spec's JSON Schema, as ``hfinfer schema`` prints it (pure)."""
+    return {"$schema": SCHEMA_DIALECT, **InferenceWorkload.model_json_schema()}
+
+
 def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
-    print(json.dumps(InferenceWorkload.model_json_schema(), indent=2), file=out)
+    print(json.dumps(workload_json_schema(), indent=2), file=out)
     return 0
 
 
@@ -171,6 +180,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         for line in err.lines:
             print(line, file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (``hfinfer schema | head``): not an error worth a traceback.
+        sys.stderr.close()
+        return 0
     return code
 
 
