@@ -78,12 +78,12 @@ def serve(fake: FakeKubeServer, name: str = "llama", model: str = MODEL) -> list
     return asked
 
 
-def on_first_watch(fake: FakeKubeServer, action: Any) -> threading.Thread:
-    """Run ``action`` once a watch is open: the task has deferred and the trigger runs."""
+def on_first_watch(fake: FakeKubeServer, action: Any, watches: int = 1) -> threading.Thread:
+    """Run ``action`` once ``watches`` watches are open: the task deferred, the trigger runs."""
 
     def wait_then_act() -> None:
         deadline = time.monotonic() + 30
-        while not fake.requests.count(verb="watch") and time.monotonic() < deadline:
+        while fake.requests.count(verb="watch") < watches and time.monotonic() < deadline:
             time.sleep(0.02)
         action()
 
@@ -250,7 +250,8 @@ def test_deferrable_sensor_through_dag_test_verifies_the_endpoint(
     fake_kube.put_object(sample_deployment("llama", NS))
     asked = serve(fake_kube)
     kubelet.rollout("llama", outcome="loading")
-    on_first_watch(fake_kube, lambda: kubelet.rollout("llama"))
+    # Become ready only once all four watches are open, so the count below is exact.
+    on_first_watch(fake_kube, lambda: kubelet.rollout("llama"), watches=4)
     xcom = {"name": "llama", "namespace": NS, "served_model_name": MODEL}
     run = run_task(
         lambda: InferenceReadySensor(
