@@ -153,8 +153,17 @@ def test_poke_mode_logs_progress_only_when_it_changes(
     fake_kube.put_object(sample_deployment("llama", NS))
     kubelet.rollout("llama", outcome="loading")
     task = sensor(fake_kube_conn_id, deferrable=False, poke_interval=0.05)
-    timer = threading.Timer(0.6, lambda: kubelet.rollout("llama"))  # ~10 pokes while loading
-    timer.start()
+
+    def ready_after_pokes(pokes: int = 5) -> None:
+        # Counted in requests, not seconds: a slow first poke must not miss "loading".
+        deadline = time.monotonic() + 30
+        seen = 0
+        while seen < pokes and time.monotonic() < deadline:
+            seen = fake_kube.requests.count("GET", r"/namespaces/ml/deployments/llama$")
+            time.sleep(0.01)
+        kubelet.rollout("llama")
+
+    threading.Thread(target=ready_after_pokes, daemon=True).start()
     result = task.execute({})
     text = output(capsys, caplog)
     assert result["phase"] == "Ready" and result["endpoint"] == "endpoint not verified"

@@ -92,7 +92,15 @@ def test_reports_ready_once_the_rollout_completes(
 ) -> None:
     fake_kube.put_object(sample_deployment("llama", NS, replicas=2))
     kubelet.rollout("llama", outcome="loading")
-    later(0.6, lambda: kubelet.rollout("llama"))
+
+    def ready_once_watching() -> None:
+        # Ready only after 0.6 s *and* once all four watches are open, however slow
+        # the trigger is to start, so the counts below are exact.
+        time.sleep(0.6)
+        wait_until(lambda: fake_kube.requests.count(verb="watch") >= 4, timeout=30)
+        kubelet.rollout("llama")
+
+    later(0.0, ready_once_watching)
     trigger = trigger_for(fake_kube_conn_id)
     event = run_trigger(trigger)
     assert (event.status, event.phase, event.reason) == ("ready", "Ready", "Available")
