@@ -228,6 +228,8 @@ class HFInferenceRequestOperator(BaseOperator):
     def _sender(self, name: str, namespace: str) -> tuple[Send, str]:
         """How a request travels, and where to, for messages."""
         if self.via == "proxy":
+            # Connect the client now, so its set-up does not eat into warmup_timeout.
+            _ = self.hook.kube_hook.api_client
 
             def via_proxy(path: str, body: Mapping[str, Any]) -> tuple[int, bytes]:
                 return self.hook.service_proxy_post(

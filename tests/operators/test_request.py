@@ -102,7 +102,7 @@ def test_still_unavailable_after_warmup_timeout_fails_with_the_fix(
     with pytest.raises(
         AirflowFailException, match=r"\[ServerError\].*last HTTP 503.*warmup_timeout"
     ):
-        request_op(fake_kube_conn_id, warmup_timeout=1).execute({})
+        request_op(fake_kube_conn_id, warmup_timeout=2).execute({})
     assert 1 < len(vllm.requests) < 10
 
 
