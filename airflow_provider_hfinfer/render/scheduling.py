@@ -35,6 +35,25 @@ def pool_weights(count: int) -> list[int]:
     return [FIRST_POOL_WEIGHT] + list(range(later, 0, -1))
 
 
+GPU_MEMORY_TOLERANCE_PERCENT = 7
+"""Percent of the nominal GPU memory a node's label may fall short of and still match.
+
+GPU feature discovery labels nodes with the memory the driver reports
+(``nvidia.com/gpu.memory``, MiB), which is below the size on the box for many
+cards: H100 80GB reports 81559 MiB (0.4% short of 80 GiB), L40S 46068 MiB and
+A10 23028 MiB (6.3% short of 48 and 24 GiB), T4 15360 MiB (6.3% short of
+16 GiB). 7% accepts all of them, while the next smaller common size is always
+at least 16% smaller (40 vs 48, 24 vs 32, 16 vs 24 GiB), so a smaller card never
+matches.
+"""
+
+
+def gpu_memory_floor_mib(gpu_memory_bytes: int) -> int:
+    """The smallest per-GPU memory label (MiB) that satisfies ``compute.gpu_memory``."""
+    nominal_mib = -(-gpu_memory_bytes // 2**20)  # a partial MiB counts as one
+    return max(1, nominal_mib * (100 - GPU_MEMORY_TOLERANCE_PERCENT) // 100)
+
+
 def render_affinity(workload: InferenceWorkload, options: RenderOptions) -> dict[str, Any] | None:
     """Render the pod affinity, or None when nothing constrains placement."""
     required: list[dict[str, Any]] = []
@@ -47,11 +66,10 @@ def render_affinity(workload: InferenceWorkload, options: RenderOptions) -> dict
         )
     gpu_memory = workload.compute.gpu_memory_bytes
     if gpu_memory and options.gpu_memory_label_key:
-        # GPU feature discovery labels nodes with per-GPU memory in MiB; Gt is strict,
-        # and a size that is not a whole number of MiB needs the next MiB up.
-        mib = -(-gpu_memory // 2**20)
+        # Gt is strict: "at least N MiB" is "Gt N-1".
+        floor = gpu_memory_floor_mib(gpu_memory)
         required.append(
-            {"key": options.gpu_memory_label_key, "operator": "Gt", "values": [str(mib - 1)]}
+            {"key": options.gpu_memory_label_key, "operator": "Gt", "values": [str(floor - 1)]}
         )
     node_affinity: dict[str, Any] = {}
     if required:
