@@ -170,3 +170,16 @@ def test_unchanged_compares_every_objects_spec_hash() -> None:
     partial = dict(live)
     partial.pop("Service/llama")
     assert not unchanged(partial, old)
+
+
+def test_unchanged_sees_a_rotated_token_though_the_spec_hash_leaves_it_out() -> None:
+    old = render_manifests(_workload("r1"), namespace="ns")
+    live = {f"{m['kind']}/{m['metadata']['name']}": m for m in old}
+    rotated = InferenceWorkload.parse(
+        {
+            "name": "llama",
+            "model": {"id": "org/model", "revision": "r1"},
+            "hf_access": {"type": "token", "token": "hf_RotatedPureSecret11"},
+        }
+    )
+    assert not unchanged(live, render_manifests(rotated, namespace="ns"))

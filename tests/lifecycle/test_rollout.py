@@ -331,3 +331,27 @@ def test_without_rollback_a_failed_revision_stays_and_nothing_is_awaited(
 def test_rollback_timeout_must_be_a_number_of_seconds(rollback_timeout: float) -> None:
     with pytest.raises(ValueError, match=r"rollback_timeout \(.*\) must be 0 or more seconds"):
         update_op("unused", "r1", rollback_timeout=rollback_timeout)
+
+
+def test_a_rotated_token_alone_is_applied_to_the_secret(
+    serving_r1: Any, fake_kube_conn_id: str, run_task: Any
+) -> None:
+    import base64
+
+    rotated = "hf_RotatedSecretToken88"
+    serving_r1.requests.clear()
+    new_spec = spec("r1")
+    new_spec["hf_access"] = {"type": "token", "token": rotated}
+    run = run_task(lambda: update_op(fake_kube_conn_id, "r1", workload=new_spec))
+    assert run.state == "success"
+    [result] = xcom_values(run, "rollout")
+    assert result.get("changed") is not False
+    secrets = [
+        obj
+        for obj in serving_r1.list_objects("v1", "secrets", NS)
+        if obj["metadata"]["name"].startswith("llama")
+    ]
+    [secret] = secrets
+    assert base64.b64decode(next(iter(secret["data"].values()))).decode() == rotated
+    assert served_revision(serving_r1) == "r1"
+    assert rotated not in json.dumps(result)
