@@ -469,6 +469,9 @@ def unchanged(
 
 def _same_secret_data(live: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
     """Whether the live Secret holds every key of the rendered one with the same value."""
-    have = live.get("data") if isinstance(live.get("data"), Mapping) else {}
-    want = wanted.get("data") if isinstance(wanted.get("data"), Mapping) else {}
+    have, want = live.get("data"), wanted.get("data")
+    if not isinstance(want, Mapping):
+        return True
+    if not isinstance(have, Mapping):
+        return not want
     return all(have.get(key) == value for key, value in want.items())
