@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -30,7 +31,9 @@ PATHS: dict[str, str] = {"completions": "/v1/completions", "chat": "/v1/chat/com
 # 0 stands for "no HTTP answer at all" (refused, reset, timed out).
 RETRYABLE_STATUSES = frozenset({0, 408, 429, 500, 502, 503, 504})
 # Body keys the operator sets itself; ``extra_body`` may not override them.
-RESERVED_BODY_KEYS = frozenset({"model", "prompt", "messages", "max_tokens", "stream", "n"})
+RESERVED_BODY_KEYS = frozenset(
+    {"model", "prompt", "messages", "max_tokens", "temperature", "stream", "n"}
+)
 MAX_ERROR_CHARS = 300
 
 
@@ -86,7 +89,7 @@ def check_extra_body(extra: Mapping[str, Any] | None) -> dict[str, Any]:
     if clash:
         raise ValueError(
             f"extra_body sets {', '.join(clash)}, which the operator sets itself: use the "
-            "operator's parameters (served_model_name, prompts, max_tokens) instead"
+            "operator's parameters (served_model_name, prompts, max_tokens, temperature) instead"
         )
     return fields
 
@@ -129,19 +132,44 @@ def is_retryable(status: int) -> bool:
     return status in RETRYABLE_STATUSES
 
 
-def _error_text(body: bytes) -> str:
-    """The server's own error message, shortened; empty when it gave none."""
+TRANSIENT_REASONS = frozenset({"NoAnswer", "ServerError"})
+"""Failure reasons a later task try may not meet (the others need a fix first)."""
+
+
+def is_transient(reason: str | None) -> bool:
+    """Whether a failure with ``reason`` is worth an Airflow task retry."""
+    return reason in TRANSIENT_REASONS
+
+
+_INPUT_ECHO = re.compile(r"""['"]?input['"]?\s*[:=]""")
+MIN_REDACTED_PROMPT = 8
+"""Prompts at least this long are cut out of server messages (shorter ones are too common)."""
+
+
+def _redact(text: str, prompts: Sequence[str]) -> str:
+    """The text without echoed request input: vLLM's validation errors quote the body."""
+    echo = _INPUT_ECHO.search(text)
+    if echo:
+        text = text[: echo.start()].rstrip(" ,{[(") + " [request input not shown]"
+    for prompt in sorted(prompts, key=len, reverse=True):
+        if len(prompt) >= MIN_REDACTED_PROMPT:
+            text = text.replace(prompt, "[prompt]")
+    return text
+
+
+def _error_text(body: bytes, prompts: Sequence[str] = ()) -> str:
+    """The server's own error message, without request input, shortened; empty when none."""
     try:
         parsed = json.loads(body)
     except ValueError:
-        return body.decode(errors="replace").strip()[:MAX_ERROR_CHARS]
+        return _redact(body.decode(errors="replace").strip(), prompts)[:MAX_ERROR_CHARS]
     if isinstance(parsed, Mapping):
         for key in ("message", "detail", "error"):
             value = parsed.get(key)
             if isinstance(value, Mapping):
                 value = value.get("message")
             if isinstance(value, str) and value:
-                return value[:MAX_ERROR_CHARS]
+                return _redact(value, prompts)[:MAX_ERROR_CHARS]
     return ""
 
 
@@ -154,7 +182,15 @@ def _is_kube_status(body: bytes) -> bool:
     return isinstance(parsed, Mapping) and parsed.get("kind") == "Status"
 
 
-def failure(status: int, body: bytes, *, model: str, where: str, via: str) -> InferenceRequestError:
+def failure(
+    status: int,
+    body: bytes,
+    *,
+    model: str,
+    where: str,
+    via: str,
+    prompts: Sequence[str] = (),
+) -> InferenceRequestError:
     """The error for a request that failed for good, with the cause and the fix.
 
     Args:
@@ -163,15 +199,62 @@ def failure(status: int, body: bytes, *, model: str, where: str, via: str) -> In
         model: The served model name the request asked for.
         where: Where the request went, for the message (service or URL).
         via: ``proxy`` or ``url``: how the request was sent.
+        prompts: The request's prompts, cut out of the server's message if echoed.
     """
-    said = _error_text(body)
+    said = _error_text(body, prompts)
     quoted = f" (it said: {said})" if said else ""
-    if status in (401, 403) and via == "proxy" and _is_kube_status(body):
+    if via == "proxy" and _is_kube_status(body):
+        from_kube = _kube_failure(status, quoted, where)
+        if from_kube is not None:
+            return from_kube
+    if 300 <= status < 400:
+        return InferenceRequestError(
+            f"{where} redirected the request (HTTP {status}): redirects are not followed, so "
+            "that a token never travels to another host; give the final URL as endpoint_url",
+            reason="Redirected",
+        )
+    if 400 <= status < 500:
+        return _client_failure(status, said, quoted, model=model, where=where)
+    if status == 0:
+        return InferenceRequestError(
+            f"no answer from {where}: the workload is not serving; wait for it with "
+            "InferenceReadySensor before sending requests, or raise warmup_timeout",
+            reason="NoAnswer",
+        )
+    return InferenceRequestError(
+        f"{where} kept failing (last HTTP {status}){quoted}: check the serving pods' logs; "
+        "raise warmup_timeout if the model was still loading",
+        reason="ServerError",
+    )
+
+
+def _kube_failure(status: int, quoted: str, where: str) -> InferenceRequestError | None:
+    """The API server itself answered the proxied request (not the model server)."""
+    if status == 403:
         return InferenceRequestError(
             f"the Kubernetes API server refused to proxy to {where} (HTTP {status}){quoted}: "
             "grant 'create' on 'services/proxy' in the namespace (see deploy/rbac.yaml)",
             reason="ProxyForbidden",
         )
+    if status == 401:
+        return InferenceRequestError(
+            f"the Kubernetes API server did not accept the connection's credentials (HTTP 401)"
+            f"{quoted}: renew the token or kubeconfig of the Kubernetes connection",
+            reason="ProxyUnauthorized",
+        )
+    if status == 404:
+        return InferenceRequestError(
+            f"{where} does not exist{quoted}: deploy the workload first, or check its name "
+            "and namespace (a TTL cleanup may have deleted it)",
+            reason="ServiceNotFound",
+        )
+    return None
+
+
+def _client_failure(
+    status: int, said: str, quoted: str, *, model: str, where: str
+) -> InferenceRequestError:
+    """A 4xx from the model server (or the mesh in front of it)."""
     if status in (401, 403):
         return InferenceRequestError(
             f"{where} refused the request (HTTP {status}){quoted}: the endpoint's access is "
@@ -197,22 +280,10 @@ def failure(status: int, body: bytes, *, model: str, where: str, via: str) -> In
             "max_tokens, or serve a longer context (vllm.max_model_len)",
             reason="ContextLengthExceeded",
         )
-    if 400 <= status < 500:
-        return InferenceRequestError(
-            f"{where} rejected the request (HTTP {status}){quoted}: check max_tokens, "
-            "temperature and extra_body against the vLLM OpenAI API",
-            reason="BadRequest",
-        )
-    if status == 0:
-        return InferenceRequestError(
-            f"no answer from {where}: the workload is not serving; wait for it with "
-            "InferenceReadySensor before sending requests, or raise warmup_timeout",
-            reason="NoAnswer",
-        )
     return InferenceRequestError(
-        f"{where} kept failing (last HTTP {status}){quoted}: check the serving pods' logs; "
-        "raise warmup_timeout if the model was still loading",
-        reason="ServerError",
+        f"{where} rejected the request (HTTP {status}){quoted}: check max_tokens, "
+        "temperature and extra_body against the vLLM OpenAI API",
+        reason="BadRequest",
     )
 
 
@@ -267,11 +338,14 @@ def parse_reply(api: Api, body: bytes, indexes: range, *, where: str) -> Reply:
         if text is None:
             raise bad("a choice has no text")
         at = choice.get("index", position)
-        offset = at if isinstance(at, int) and 0 <= at < len(indexes) else position
+        if not isinstance(at, int) or not 0 <= at < len(indexes):
+            raise bad(f"a choice has index {at!r}, not one of 0..{len(indexes) - 1}")
         reason = choice.get("finish_reason")
         generations.append(
-            Generation(indexes[offset], text, reason if isinstance(reason, str) else None)
+            Generation(indexes[at], text, reason if isinstance(reason, str) else None)
         )
+    if len({g.index for g in generations}) != len(generations):
+        raise bad("two choices answer the same prompt")
     prompt_tokens, completion_tokens = _usage(parsed)
     ordered = tuple(sorted(generations, key=lambda item: item.index))
     return Reply(ordered, prompt_tokens, completion_tokens)

@@ -225,12 +225,13 @@ class HFInferenceHook(BaseHook):
                 _return_http_data_only=True,
                 _request_timeout=timeout,
             )
+            return int(response.status), bytes(response.data)
         except ApiException as err:
             answer = err.body if isinstance(err.body, bytes) else str(err.body or "").encode()
             return int(err.status or 0), answer
         except (HTTPError, OSError):
+            # Refused, reset or timed out, also while reading the answer.
             return 0, b""
-        return int(response.status), bytes(response.data)
 
     def pod_log_tail(self, pod: str, namespace: str, lines: int = 20) -> str | None:
         """The last ``lines`` lines of a pod's log; None when it cannot be read."""

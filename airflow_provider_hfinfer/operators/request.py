@@ -12,11 +12,13 @@ Bodies, answer parsing and failure messages live in
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,7 @@ from airflow_provider_hfinfer.completions import (
     check_extra_body,
     failure,
     is_retryable,
+    is_transient,
     latency_summary,
     parse_reply,
     plan_batches,
@@ -45,11 +48,30 @@ if TYPE_CHECKING:
 Send = Callable[[str, Mapping[str, Any]], tuple[int, bytes]]
 VIA_MODES = ("proxy", "url")
 MAX_BACKOFF_SECONDS = 10.0
+CANCELLED = "Cancelled"
+"""Reason of a request not sent because another one failed (never the task's error)."""
+RETRY_AFTER_SERVING_SECONDS = 30.0
+"""Once the model answered, how long one request keeps retrying a transient failure."""
+
+
+class _NoRedirects:
+    """An opener that follows no redirect: a bearer token must not travel to another host."""
+
+    @staticmethod
+    def opener() -> Any:
+        import urllib.request
+
+        class Refuse(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+                return None  # urllib then raises HTTPError with the 3xx status
+
+        return urllib.request.build_opener(Refuse)
 
 
 def _url_post(
     url: str, body: Mapping[str, Any], headers: Mapping[str, str], timeout: float
 ) -> tuple[int, bytes]:
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -59,12 +81,27 @@ def _url_post(
     for key, value in headers.items():
         request.add_header(key, value)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+        with _NoRedirects.opener().open(request, timeout=timeout) as answer:
             return int(answer.status), bytes(answer.read())
     except urllib.error.HTTPError as err:
         return int(err.code), err.read() or b""
-    except (urllib.error.URLError, OSError):
+    except (urllib.error.URLError, http.client.HTTPException, OSError):
         return 0, b""
+
+
+def _as_prompt_list(rendered: Any, was_template: bool) -> list[Any]:
+    """The prompts as a list; a template that rendered a list to text is read back."""
+    if not isinstance(rendered, str):
+        return list(rendered)
+    if was_template and rendered.lstrip().startswith("["):
+        for parse in (json.loads, ast.literal_eval):
+            try:
+                parsed = parse(rendered)
+            except (ValueError, SyntaxError):
+                continue
+            if isinstance(parsed, list):
+                return parsed
+    return [rendered]
 
 
 class HFInferenceRequestOperator(BaseOperator):
@@ -77,18 +114,29 @@ class HFInferenceRequestOperator(BaseOperator):
     schedules together; with ``api="chat"`` each prompt is one user message to
     ``/v1/chat/completions``. Up to ``max_concurrency`` requests are in flight.
 
-    A request answered with "not ready" (no answer, 429, 5xx) is sent again
-    with backoff until ``warmup_timeout`` has passed since the first attempt;
-    any other failure fails the task at once, naming the cause and the fix
-    (wrong served model name, prompt longer than the context, refused proxy
-    or endpoint access). Prompts and generated text are never logged.
+    Until the model first answers, a request answered with "not ready" (no
+    answer, 429, 5xx) is sent again with backoff until ``warmup_timeout`` has
+    passed; after that each request retries such answers for up to 30 seconds,
+    then the task fails in a way Airflow's ``retries`` retry. Any other failure
+    fails the task at once, without retries, naming the cause, the prompts of
+    the failed request and the fix (wrong served model name, prompt longer than
+    the context, refused proxy or endpoint access). On the first failure no new
+    request is sent. Prompts and generated text are never logged, and prompts a
+    server echoes in its error are cut out. Redirects are not followed.
+
+    A workload with scale-to-zero serves through the KEDA HTTP interceptor:
+    use ``via="url"`` with the create operator's XCom, which carries the
+    interceptor URL and the ``Host`` header to send (``endpoint_host``); the API
+    proxy would bypass the interceptor and never wake the workload.
 
     The result (XCom) holds ``name``, ``namespace``, ``model``, ``api``,
     ``prompts``, ``requests``, ``completions`` (``index``, ``text``,
     ``finish_reason`` per prompt, in prompt order), ``usage`` (prompt and
     completion tokens) and ``latency_ms`` (``p50``, ``p95``, ``max``).
 
-    :param prompts: The prompts (templated); a single string is one prompt.
+    :param prompts: The prompts (templated); a single string is one prompt, and a
+        template that renders a list (``"{{ ti.xcom_pull(...) }}"``) is read back
+        as that list.
     :param name: The workload name (templated); or use ``workload_xcom``.
     :param namespace: Its namespace (templated).
     :param workload_xcom: The create operator's (or readiness sensor's) XCom,
@@ -176,6 +224,7 @@ class HFInferenceRequestOperator(BaseOperator):
         if expect is not None:
             re.compile(expect)
         self.prompts = prompts
+        self._prompts_is_template = isinstance(prompts, str) and "{{" in prompts
         self.name = name
         self.namespace = namespace
         self.workload_xcom = workload_xcom
@@ -195,6 +244,9 @@ class HFInferenceRequestOperator(BaseOperator):
         self.request_timeout = request_timeout
         self.warmup_timeout = warmup_timeout
         self.is_dry_run = dry_run
+        self.endpoint_host: str | None = None
+        self._stop = threading.Event()
+        self._served = threading.Event()
 
     @cached_property
     def hook(self) -> HFInferenceHook:
@@ -211,7 +263,9 @@ class HFInferenceRequestOperator(BaseOperator):
             name = name or result.get("name")
             namespace = namespace or result.get("namespace")
             self.served_model_name = self.served_model_name or result.get("served_model_name")
-            self.endpoint_url = self.endpoint_url or result.get("endpoint_url")
+            if not self.endpoint_url:
+                self.endpoint_url = result.get("endpoint_url")
+                self.endpoint_host = result.get("endpoint_host")
         if not name or not namespace:
             raise ValueError(
                 f"the workload needs a name and a namespace (got name={name!r}, "
@@ -219,7 +273,14 @@ class HFInferenceRequestOperator(BaseOperator):
             )
         if self.via == "url" and not self.endpoint_url:
             raise ValueError("via='url' needs endpoint_url (e.g. http://llama.ml.svc/v1)")
-        prompts = [self.prompts] if isinstance(self.prompts, str) else list(self.prompts)
+        if self.via == "proxy" and self.endpoint_host:
+            raise ValueError(
+                f"workload {namespace}/{name} scales to zero and serves through the KEDA HTTP "
+                "interceptor, which the API proxy bypasses (it would never wake up): use "
+                "via='url' with the create operator's XCom, from a worker that reaches the "
+                "interceptor"
+            )
+        prompts = _as_prompt_list(self.prompts, self._prompts_is_template)
         bad = [i for i, prompt in enumerate(prompts) if not isinstance(prompt, str)]
         if bad:
             raise ValueError(f"prompts[{bad[0]}] is not a string: give prompts as a list of text")
@@ -239,6 +300,8 @@ class HFInferenceRequestOperator(BaseOperator):
             return via_proxy, f"service {namespace}/{name} (API proxy)"
         base = str(self.endpoint_url).rstrip("/").removesuffix("/v1")
         headers: dict[str, str] = {}
+        if self.endpoint_host:
+            headers["Host"] = self.endpoint_host  # the interceptor routes by it
         if self.auth_conn_id:
             from airflow.sdk import BaseHook
             from airflow.sdk.log import mask_secret
@@ -260,18 +323,32 @@ class HFInferenceRequestOperator(BaseOperator):
     # -------------------------------------------------------------- sending
 
     def _send_until_answered(
-        self, send: Send, path: str, body: Mapping[str, Any], deadline: float
+        self, send: Send, path: str, body: Mapping[str, Any], warmup_deadline: float
     ) -> tuple[int, bytes, float]:
-        """Send once, then again with backoff while the answer says "not ready yet"."""
+        """Send once, then again with backoff while the answer says "not ready yet".
+
+        Before the model first answered, retries last until ``warmup_deadline``;
+        after that, up to :data:`RETRY_AFTER_SERVING_SECONDS` per request. Nothing
+        is sent again once another request failed for good or the task is killed.
+        """
         delay = 0.5
+        own_deadline = time.monotonic() + RETRY_AFTER_SERVING_SECONDS
         while True:
             started = time.monotonic()
             status, answer = send(path, body)
             elapsed_ms = (time.monotonic() - started) * 1000
-            if not is_retryable(status) or time.monotonic() + delay > deadline:
+            if status == 200:
+                self._served.set()
+            deadline = own_deadline if self._served.is_set() else warmup_deadline
+            if (
+                not is_retryable(status)
+                or time.monotonic() + delay > deadline
+                or self._stop.is_set()
+            ):
                 return status, answer, elapsed_ms
             self.log.info("%s answered %s; trying again in %.1fs", path, status or "nothing", delay)
-            time.sleep(delay)
+            if self._stop.wait(delay):
+                return status, answer, elapsed_ms
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
     def _run_batch(
@@ -283,10 +360,13 @@ class HFInferenceRequestOperator(BaseOperator):
         indexes: range,
         deadline: float,
     ) -> tuple[Reply, float]:
+        if self._stop.is_set():
+            raise InferenceRequestError("not sent: another request failed", reason=CANCELLED)
+        batch = [prompts[i] for i in indexes]
         body = request_body(
             self.api,
             model,
-            [prompts[i] for i in indexes],
+            batch,
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             extra=self.extra_body,
@@ -294,7 +374,15 @@ class HFInferenceRequestOperator(BaseOperator):
         path = "/v1/chat/completions" if self.api == "chat" else "/v1/completions"
         status, answer, elapsed_ms = self._send_until_answered(send, path, body, deadline)
         if status != 200:
-            raise failure(status, answer, model=model, where=where, via=self.via)
+            self._stop.set()  # no new request after a failure
+            error = failure(status, answer, model=model, where=where, via=self.via, prompts=batch)
+            which = (
+                f"prompt {indexes[0]}"
+                if len(indexes) == 1
+                else (f"prompts {indexes[0]}-{indexes[-1]}")
+            )
+            error.message = f"request for {which}: {error.message}"
+            raise error
         return parse_reply(self.api, answer, indexes, where=where), elapsed_ms
 
     def _check(self, generations: Sequence[Generation]) -> None:
@@ -315,7 +403,7 @@ class HFInferenceRequestOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Send every prompt; fail with the cause on a final error or a failed check."""
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
         name, namespace, model, prompts = self._resolve()
         try:
@@ -348,10 +436,15 @@ class HFInferenceRequestOperator(BaseOperator):
             return {**result, "completions": [], "usage": {}, "latency_ms": latency_summary([])}
         send, where = self._sender(name, namespace)
         deadline = time.monotonic() + self.warmup_timeout
+        self._stop.clear()
+        self._served.clear()
         try:
             replies = self._run_all(send, where, model, prompts, batches, deadline)
         except InferenceRequestError as err:
             err.name, err.namespace = name, namespace
+            if is_transient(err.reason):
+                # The server may recover: let the task's retries have a go.
+                raise AirflowException(str(err)) from err
             raise AirflowFailException(str(err)) from err
         generations = [g for reply, _ in replies for g in reply.generations]
         latencies = [elapsed for _, elapsed in replies]
@@ -398,7 +491,19 @@ class HFInferenceRequestOperator(BaseOperator):
             pool.submit(self._run_batch, send, where, model, prompts, b, deadline) for b in batches
         ]
         try:
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            errors: list[BaseException] = [
+                error for f in futures if f in done for error in [f.exception()] if error
+            ]
+            if errors:
+                self._stop.set()  # requests in flight finish; nothing new is sent
+                # The failure itself, not a request that was cancelled because of it.
+                real = [e for e in errors if getattr(e, "reason", None) != CANCELLED]
+                raise (real or errors)[0]
             return [future.result() for future in futures]
         finally:
-            # After a final failure, requests not yet sent are not sent at all.
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def on_kill(self) -> None:
+        """Send no further request (those in flight end with their timeout)."""
+        self._stop.set()
