@@ -8,6 +8,8 @@ waiting for the Deployment. Rendering and I/O live in their own layers.
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -40,11 +42,14 @@ from airflow_provider_hfinfer.render.metadata import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
     WORKLOAD_LABEL,
+    service_host,
 )
 from airflow_provider_hfinfer.spec import PROVIDER_PREFIX, InferenceWorkload, TokenHFAccess
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_hfinfer.render import RenderOptions
 
 OWNER_ANNOTATION = f"{PROVIDER_PREFIX}/owner"
 STATE_KEY = "hfinfer_workload"
@@ -56,6 +61,57 @@ def _spec_error(err: ValidationError | SpecError) -> SpecError:
 
     lines = describe_errors(err) if isinstance(err, ValidationError) else [str(err)]
     return SpecError("invalid workload spec:\n  " + "\n  ".join(lines))
+
+
+HF_TOKEN_PATTERN = re.compile(r"\bhf_[A-Za-z0-9]{16,}\b")
+"""What a Hugging Face access token looks like (``hf_`` and at least 16 letters or digits)."""
+
+
+def mask_spec_tokens(workload: Any) -> None:
+    """Register every token in a (rendered) workload spec with Airflow's secrets masker.
+
+    Reads a parsed spec's secret fields; for a dict or YAML text that does not
+    parse (it fails later with the spec error), masks every ``hf_...`` token in it.
+    """
+    from airflow.sdk.log import mask_secret
+
+    try:
+        access = InferenceWorkload.parse(workload).hf_access
+    except (ValidationError, SpecError, ValueError, TypeError):
+        for token in HF_TOKEN_PATTERN.findall(json.dumps(workload, default=str)):
+            mask_secret(token)
+        return
+    if access.type in ("token", "new_secret"):
+        secret = access.token if access.type == "token" else access.value
+        mask_secret(secret.get_secret_value())
+
+
+def workload_result(
+    workload: InferenceWorkload,
+    namespace: str,
+    options: RenderOptions,
+    manifests: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """What the create and update operators return (XCom): where and what serves (pure).
+
+    ``endpoint_host`` is set for scale-to-zero workloads: their ``endpoint_url``
+    is the KEDA HTTP interceptor, which routes by this ``Host`` header.
+    """
+    from airflow_provider_hfinfer.render import endpoint_url, spec_hash
+
+    return {
+        "name": workload.name,
+        "namespace": namespace,
+        "endpoint_url": endpoint_url(workload, namespace, options),
+        "endpoint_host": (
+            service_host(workload, namespace, options) if workload.scale_to_zero else None
+        ),
+        "served_model_name": workload.model.served_model_name,
+        "model": workload.model.id,
+        "revision": workload.model.revision,
+        "spec_hash": spec_hash(workload, namespace, options),
+        "objects": [object_ref(item) for item in manifests],
+    }
 
 
 def _task_identity(context: Context) -> str:
@@ -166,6 +222,31 @@ class HFInferenceCreateOperator(BaseOperator):
         """The hook of the operator's connection."""
         return HFInferenceHook(kubernetes_conn_id=self.kubernetes_conn_id)
 
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Render templates, then mask the spec's token before Airflow stores the fields.
+
+        Airflow keeps rendered template fields (the "Rendered Template" view) and
+        redacts them with the secrets masker right after this call; a token given
+        inline (``hf_access.token`` or ``hf_access.value``) must be known to the
+        masker by then, whatever key holds it.
+        """
+        super().render_template_fields(context, jinja_env)
+        mask_spec_tokens(self.workload)
+
+    def _cluster_options(self) -> RenderOptions:
+        """The connection's cluster settings; in a dry run without the connection, defaults."""
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        from airflow_provider_hfinfer.render import RenderOptions
+
+        try:
+            return self.hook.render_options(self.render_options)
+        except AirflowNotFoundException as err:
+            if not self.is_dry_run:
+                raise
+            self.log.warning("dry run: %s; rendering with default cluster settings", err)
+            return RenderOptions.from_extras({}, self.render_options)
+
     def _resolve_workload(self) -> InferenceWorkload:
         from airflow.sdk.log import mask_secret
 
@@ -246,28 +327,19 @@ class HFInferenceCreateOperator(BaseOperator):
 
     def _execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_hfinfer.plan import describe_plan, redact_manifests
-        from airflow_provider_hfinfer.render import endpoint_url, render_manifests, spec_hash
+        from airflow_provider_hfinfer.render import render_manifests
 
         workload = self._resolve_workload()
         self._preflight(workload)
-        options = self.hook.render_options(self.render_options)
+        options = self._cluster_options()
         manifests = render_manifests(workload, namespace=self.namespace, options=options)
         identity = _task_identity(context)
         for manifest in manifests:
             manifest["metadata"]["annotations"][OWNER_ANNOTATION] = identity
         stamp_applied_spec(manifests, workload)  # the next rollout's rollback target
         self.log.info("%s", describe_plan(workload, manifests, self.namespace))
-        result: dict[str, Any] = {
-            "name": workload.name,
-            "namespace": self.namespace,
-            "endpoint_url": endpoint_url(workload, self.namespace, options),
-            "served_model_name": workload.model.served_model_name,
-            "model": workload.model.id,
-            "revision": workload.model.revision,
-            "spec_hash": spec_hash(workload, self.namespace, options),
-            "objects": [object_ref(item) for item in manifests],
-            "dry_run": self.is_dry_run,
-        }
+        result = workload_result(workload, self.namespace, options, manifests)
+        result.update({"owner": identity, "dry_run": self.is_dry_run})
         if self.is_dry_run:
             self._server_dry_run(manifests)
             result["manifests"] = redact_manifests(manifests)

@@ -70,7 +70,9 @@ class InferenceReadySensor(BaseSensorOperator):
     hands the wait to :class:`~airflow_provider_hfinfer.triggers.InferenceReadyTrigger`,
     which watches the cluster from the triggerer without a worker slot. The
     result (XCom) is ``name``, ``namespace``, ``phase``, ``reason``,
-    ``ready_replicas``, ``desired_replicas`` and ``endpoint`` (what was verified).
+    ``ready_replicas``, ``desired_replicas``, ``endpoint`` (what was verified), and
+    ``served_model_name``, ``endpoint_url`` and ``endpoint_host`` when known (from
+    ``workload_xcom``), so it can feed a request operator's ``workload_xcom``.
 
     :param name: The workload name (templated); or use ``workload_xcom``.
     :param namespace: Its namespace (templated).
@@ -149,6 +151,7 @@ class InferenceReadySensor(BaseSensorOperator):
         self.is_dry_run = dry_run
         self._last_fingerprint = ""
         self._last_line = ""
+        self._endpoint_host: str | None = None
 
     @cached_property
     def hook(self) -> HFInferenceHook:
@@ -166,6 +169,7 @@ class InferenceReadySensor(BaseSensorOperator):
             namespace = namespace or result.get("namespace")
             self.served_model_name = self.served_model_name or result.get("served_model_name")
             self.endpoint_url = self.endpoint_url or result.get("endpoint_url")
+            self._endpoint_host = result.get("endpoint_host")
         if not name or not namespace:
             raise ValueError(
                 f"the workload needs a name and a namespace (got name={name!r}, "
@@ -237,6 +241,11 @@ class InferenceReadySensor(BaseSensorOperator):
             "ready_replicas": ready,
             "desired_replicas": desired,
             "endpoint": check,
+            # Passed on from the create operator's result, so a request task can take
+            # this sensor's output as its workload_xcom.
+            "served_model_name": self.served_model_name,
+            "endpoint_url": self.endpoint_url,
+            "endpoint_host": self._endpoint_host,
         }
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
