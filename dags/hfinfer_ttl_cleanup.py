@@ -15,8 +15,9 @@ off, so it runs once, not once per missed interval, and one run is enough).
 
 Set ``HFINFER_KUBE_CONN`` to the id of an Airflow Kubernetes connection and,
 optionally, ``HFINFER_CLEANUP_NAMESPACES`` to a comma-separated list of
-namespaces (default: cluster-wide, which needs ``deploy/rbac-cluster-cleanup.yaml``
-besides ``deploy/rbac.yaml``). Without ``HFINFER_KUBE_CONN`` the task is a
+namespaces (default: ``HFINFER_NAMESPACE``, as the other example DAGs; ``*``
+cleans up cluster-wide, which needs ``deploy/rbac-cluster-cleanup.yaml`` besides
+``deploy/rbac.yaml``). Without ``HFINFER_KUBE_CONN`` the task is a
 dry run that only reports what it would delete.
 """
 
@@ -32,9 +33,12 @@ from airflow_provider_hfinfer.operators import HFInferenceCleanupOperator
 KUBE_CONN = os.environ.get("HFINFER_KUBE_CONN")
 NAMESPACES = [
     name.strip()
-    for name in os.environ.get("HFINFER_CLEANUP_NAMESPACES", "").split(",")
+    for name in os.environ.get(
+        "HFINFER_CLEANUP_NAMESPACES", os.environ.get("HFINFER_NAMESPACE", "runai-team-a")
+    ).split(",")
     if name.strip()
 ]
+CLUSTER_WIDE = NAMESPACES == ["*"]
 
 with DAG(
     dag_id="hfinfer_ttl_cleanup",
@@ -48,7 +52,7 @@ with DAG(
 ) as dag:
     HFInferenceCleanupOperator(
         task_id="cleanup",
-        namespaces=NAMESPACES or None,
+        namespaces=None if CLUSTER_WIDE else NAMESPACES,
         kubernetes_conn_id=KUBE_CONN or "kubernetes_default",
         dry_run=KUBE_CONN is None,
         retries=1,
