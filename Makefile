@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NAMESPACE ?= runai-team-a
 
-.PHONY: install demo test lint bench schema clean
+.PHONY: install demo demo-clean test lint bench schema clean
 
 install: $(STAMP)
 
@@ -23,7 +23,10 @@ AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow_home AIRFLOW__CORE__DAGS_FOLDER=$
 # (A dedicated variable, not KUBECONFIG: a kubeconfig in the shell must not turn a
 # demo into a deployment by surprise.)
 ifneq ($(strip $(HFINFER_KUBECONFIG)),)
-DEMO_KUBECONFIG := $(abspath $(HFINFER_KUBECONFIG))
+DEMO_KUBECONFIG := $(abspath $(patsubst ~/%,$(HOME)/%,$(HFINFER_KUBECONFIG)))
+ifeq ($(wildcard $(DEMO_KUBECONFIG)),)
+$(error HFINFER_KUBECONFIG: no file at $(DEMO_KUBECONFIG))
+endif
 DEMO_CLUSTER := HFINFER_KUBE_CONN=hfinfer_demo \
 	AIRFLOW_CONN_HFINFER_DEMO='{"conn_type": "kubernetes", "extra": {"kube_config_path": "$(DEMO_KUBECONFIG)"}}'
 DEMO_MODE := deploying with $(DEMO_KUBECONFIG) to namespace $(NAMESPACE)
@@ -50,6 +53,15 @@ demo: $(STAMP)
 		| sed 's/ \[airflow.task.*//'
 	@grep -E "^(endpoint|dry run|smoke test answer):" out/dag-test.log
 	@grep -q "DagRun Finished.*state=success" out/dag-test.log && echo "example DAG run: success (full log: out/dag-test.log)"
+
+# Delete what `make demo HFINFER_KUBECONFIG=...` deployed (otherwise its 30-minute TTL
+# ends it at the next hfinfer_ttl_cleanup run).
+demo-clean: $(STAMP)
+	@test -n "$(DEMO_CLUSTER)" || { echo "demo-clean needs HFINFER_KUBECONFIG"; exit 1; }
+	$(AIRFLOW_ENV) $(DEMO_CLUSTER) AIRFLOW__LOGGING__LOGGING_LEVEL=ERROR $(BIN)/python -c \
+		"from airflow_provider_hfinfer.operators import HFInferenceDeleteOperator as D; \
+		print('deleted:', D(task_id='demo_clean', name='llama3-8b-chat', namespace='$(NAMESPACE)', \
+		kubernetes_conn_id='hfinfer_demo').execute({}) or 'nothing')"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -13,9 +13,11 @@ token count and latency figures.
 
 Without a cluster (``HFINFER_KUBE_CONN`` unset) every step is a dry run that
 logs what it would do. Set ``HFINFER_KUBE_CONN`` to the id of an Airflow
-Kubernetes connection (and ``HFINFER_NAMESPACE``) to run for real; the
-cluster needs a Secret ``hf-credentials`` holding ``HF_TOKEN``. Parsing this
-file touches no connection and no network.
+Kubernetes connection (and ``HFINFER_NAMESPACE``) to run for real; the model
+is public, so no Hugging Face token is needed. Parsing this file touches no
+connection and no network. Every answer passes through XCom: for very large
+batches, write answers to your storage in a task of your own (the hook and
+``airflow_provider_hfinfer.completions`` are public) and keep XCom small.
 """
 
 from __future__ import annotations

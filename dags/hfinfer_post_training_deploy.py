@@ -41,6 +41,12 @@ NAMESPACE = os.environ.get("HFINFER_NAMESPACE", "runai-team-a")
 DRY_RUN = KUBE_CONN is None
 OUT_DIR = Path(os.environ.get("HFINFER_OUT_DIR", "out"))
 NAME = "llama3-8b-chat"
+# Node pools in priority order (Run:ai's node-pool label); empty: no pool rule.
+NODE_POOLS = [
+    pool.strip()
+    for pool in os.environ.get("HFINFER_NODE_POOLS", "a100-pool,default").split(",")
+    if pool.strip()
+]
 
 WORKLOAD = {
     "name": NAME,
@@ -54,7 +60,7 @@ WORKLOAD = {
     "compute": {"gpus": 1, "gpu_memory": "80Gi", "cpu": "8", "memory": "64Gi"},
     "replicas": {"min": 1, "max": 3},
     "autoscaling": {"metric": "concurrency", "threshold": 8},
-    "node_pools": ["a100-pool", "default"],
+    "node_pools": NODE_POOLS,
     "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
     "auto_delete_after": "30m",
     "labels": {"team": "ml-platform"},
@@ -101,7 +107,7 @@ with DAG(
         workload_xcom=deploy.output,
         prompts=["Reply with the single word: ready."],
         max_tokens=16,
-        expect=r"(?i)ready",
+        expect=r"(?i)\bready\b",
         retries=2,
         retry_delay=timedelta(seconds=30),
         **CLUSTER,

@@ -11,8 +11,9 @@ and points to ``update_strategy: Recreate``.
 
 Without a cluster (no ``HFINFER_KUBE_CONN`` set), the rollout is a dry run: it
 validates and renders the workload and logs the plan. Set ``HFINFER_KUBE_CONN``
-to the id of an Airflow Kubernetes connection to roll out for real. Parsing
-this file touches no connection and no network.
+to the id of an Airflow Kubernetes connection to roll out for real; the
+namespace needs a Secret ``hf-credentials`` holding ``HF_TOKEN`` (the model is
+gated). Parsing this file touches no connection and no network.
 """
 
 from __future__ import annotations
@@ -59,7 +60,11 @@ with DAG(
 
     @task
     def newest_revision() -> str:
-        """Stand-in for asking the model registry which revision is newest."""
+        """Stand-in for asking the model registry which revision is newest.
+
+        Return a commit id, not a branch name: "main" names the same revision every
+        night, so the rollout would never see a change.
+        """
         return "main"
 
     rollout = HFInferenceUpdateOperator(

@@ -27,8 +27,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _make_demo(*args: str, hf_endpoint: str = "http://127.0.0.1:9") -> str:
-    """Run ``make demo`` with a clean environment; return its terminal output."""
+def _make_demo(*args: str, hf_endpoint: str = "http://127.0.0.1:9", target: str = "demo") -> str:
+    """Run ``make <target>`` with a clean environment; return its terminal output."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -36,7 +36,7 @@ def _make_demo(*args: str, hf_endpoint: str = "http://127.0.0.1:9") -> str:
     }
     env.update({"HF_ENDPOINT": hf_endpoint, "NO_PROXY": "127.0.0.1,localhost"})
     done = subprocess.run(
-        ["make", "--no-print-directory", "demo", *args],
+        ["make", "--no-print-directory", target, *args],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -78,3 +78,7 @@ def test_make_demo_with_a_kubeconfig_deploys_for_real(cluster: Cluster, tmp_path
     objects = cluster.workload_objects("llama3-8b-chat")
     assert {obj["kind"] for obj in objects} == {"Service", "Deployment", "ScaledObject"}
     assert all(obj["metadata"]["annotations"][PHASE_ANNOTATION] == "Completed" for obj in objects)
+
+    cleaned = _make_demo(f"HFINFER_KUBECONFIG={kubeconfig}", f"NAMESPACE={NS}", target="demo-clean")
+    assert "deleted: ['ScaledObject/llama3-8b-chat'" in cleaned
+    assert cluster.workload_objects("llama3-8b-chat") == []
