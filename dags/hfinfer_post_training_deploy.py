@@ -67,6 +67,7 @@ WORKLOAD = {
     "vllm": {"max_model_len": 8192, "dtype": "bfloat16"},
 }
 CLUSTER = {"kubernetes_conn_id": KUBE_CONN or "kubernetes_default", "dry_run": DRY_RUN}
+DEPLOYED = "{{ ti.xcom_pull(task_ids='deploy') }}"
 
 with DAG(
     dag_id="hfinfer_post_training_deploy",
@@ -89,6 +90,8 @@ with DAG(
         namespace=NAMESPACE,
         # A laptop dry run may have no route to the Hub: report, do not fail.
         preflight="warn" if DRY_RUN else "strict",
+        # A new training run replaces the model the previous run deployed.
+        if_exists="update",
         **CLUSTER,
     )
 
@@ -113,14 +116,14 @@ with DAG(
         **CLUSTER,
     )
 
-    complete = HFInferenceCompleteOperator(
-        task_id="complete", name=NAME, namespace=NAMESPACE, **CLUSTER
-    )
+    # Both act only on the objects this run's deploy task applied (its XCom names them);
+    # a same-named workload of another run is left alone, and when deploy itself
+    # failed (it marks its own objects then) there is nothing for mark_failed to do.
+    complete = HFInferenceCompleteOperator(task_id="complete", workload_xcom=DEPLOYED, **CLUSTER)
 
     mark_failed = HFInferenceCompleteOperator(
         task_id="mark_failed",
-        name=NAME,
-        namespace=NAMESPACE,
+        workload_xcom=DEPLOYED,
         phase="Failed",
         reason="readiness wait or smoke test failed",
         trigger_rule="one_failed",

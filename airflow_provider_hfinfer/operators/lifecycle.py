@@ -184,15 +184,27 @@ class HFInferenceCompleteOperator(BaseOperator):
     :param reason: Why it failed (templated, short, never a secret).
     :param clock: Returns the current time; injected by tests (default: UTC now).
     :param dry_run: Log what would be marked; contact no cluster.
+    :param workload_xcom: The create (or update) operator's result (templated), e.g.
+        ``"{{ ti.xcom_pull(task_ids='deploy') }}"``: gives name and namespace, and
+        limits marking to the objects that task applied (its ``owner``), so a
+        same-named workload of another run or person is never marked. When it
+        renders empty (the deploy task failed before returning), nothing is marked.
     """
 
-    template_fields: Sequence[str] = ("name", "namespace", "kubernetes_conn_id", "reason")
+    template_fields: Sequence[str] = (
+        "name",
+        "namespace",
+        "kubernetes_conn_id",
+        "reason",
+        "workload_xcom",
+    )
 
     def __init__(
         self,
         *,
-        name: str,
-        namespace: str,
+        name: str | None = None,
+        namespace: str | None = None,
+        workload_xcom: Mapping[str, Any] | str | None = None,
         kubernetes_conn_id: str = HFInferenceHook.default_conn_name,
         phase: Literal["Completed", "Failed"] = "Completed",
         reason: str | None = None,
@@ -203,18 +215,47 @@ class HFInferenceCompleteOperator(BaseOperator):
         super().__init__(**kwargs)
         if phase not in ("Completed", "Failed"):
             raise ValueError(f"phase ({phase!r}) must be 'Completed' or 'Failed'")
+        if workload_xcom is None and (not name or not namespace):
+            raise ValueError("give the workload as name + namespace, or as workload_xcom")
         self.name = name
         self.namespace = namespace
+        self.workload_xcom = workload_xcom
         self.kubernetes_conn_id = kubernetes_conn_id
         self.phase = phase
         self.reason = reason
         self.clock = clock or utc_now
         self.is_dry_run = dry_run
 
+    def _target(self) -> tuple[str, str, str | None] | None:
+        """``(name, namespace, owner)`` after templating; None: nothing was deployed."""
+        owner = None
+        name, namespace = self.name, self.namespace
+        if self.workload_xcom is not None:
+            text = str(self.workload_xcom).strip()
+            if not self.workload_xcom or text in ("None", "null", "{}"):
+                return None
+            from airflow_provider_hfinfer.sensors.readiness import parse_workload_xcom
+
+            result = parse_workload_xcom(self.workload_xcom)
+            name = name or result.get("name")
+            namespace = namespace or result.get("namespace")
+            owner = result.get("owner")
+        if not name or not namespace:
+            raise ValueError(
+                f"the workload needs a name and a namespace (got name={name!r}, "
+                f"namespace={namespace!r}): set them or pass the create operator's XCom"
+            )
+        return str(name), str(namespace), (str(owner) if owner else None)
+
     def execute(self, context: Context) -> dict[str, Any]:
         """Mark the workload; delete it at once when its TTL is 0."""
         from airflow_provider_hfinfer.lifecycle import format_rfc3339, mark_finished
 
+        target = self._target()
+        if target is None:
+            self.log.info("the deploy task returned no workload: nothing to mark")
+            return {"name": self.name, "namespace": self.namespace, "marked": [], "deleted": []}
+        self.name, self.namespace, owner = target
         if self.is_dry_run:
             now = format_rfc3339(self.clock())
             self.log.info(
@@ -235,13 +276,15 @@ class HFInferenceCompleteOperator(BaseOperator):
                 "dry_run": True,
             }
 
-        hook = HFInferenceHook(kubernetes_conn_id=self.kubernetes_conn_id)
+        hook: Any = HFInferenceHook(kubernetes_conn_id=self.kubernetes_conn_id)
+        if owner is not None:
+            hook = _OwnedObjectsOnly(hook, owner, self.log)
         result = mark_finished(
             hook, self.name, self.namespace, self.phase, self.clock(), reason=self.reason
         )
         where = f"{self.namespace}/{self.name}"
         if not result.marked:
-            self.log.info("workload %s not found: nothing to mark", where)
+            self.log.info("workload %s not found (for this deploy): nothing to mark", where)
         elif result.deleted:
             self.log.info(
                 "workload %s %s; auto_delete_after 0: deleted %s",
@@ -258,6 +301,42 @@ class HFInferenceCompleteOperator(BaseOperator):
                 result.expires_at or "never (no auto_delete_after)",
             )
         return result.to_xcom()
+
+
+class _OwnedObjectsOnly:
+    """A hook view that lists only the objects one task applied (``hfinfer.io/owner``)."""
+
+    def __init__(self, hook: HFInferenceHook, owner: str, log: Any) -> None:
+        self._hook = hook
+        self._owner = owner
+        self._log = log
+
+    def list_workload_objects(self, name: str, namespace: str) -> list[dict[str, Any]]:
+        from airflow_provider_hfinfer.operators.create import OWNER_ANNOTATION
+
+        objects = self._hook.list_workload_objects(name, namespace)
+        owned = [
+            obj
+            for obj in objects
+            if (obj.get("metadata", {}).get("annotations") or {}).get(OWNER_ANNOTATION)
+            == self._owner
+        ]
+        if len(owned) < len(objects):
+            self._log.warning(
+                "%d object(s) of %s/%s were applied by another task: left alone",
+                len(objects) - len(owned),
+                namespace,
+                name,
+            )
+        return owned
+
+    def annotate(
+        self, obj: Mapping[str, Any], annotations: Mapping[str, str | None]
+    ) -> dict[str, Any]:
+        return self._hook.annotate(obj, annotations)
+
+    def delete(self, obj: Mapping[str, Any], *, dry_run: bool = False) -> bool:
+        return self._hook.delete(obj, dry_run=dry_run)
 
 
 class HFInferenceCleanupOperator(BaseOperator):

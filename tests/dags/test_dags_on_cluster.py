@@ -57,6 +57,20 @@ def test_post_training_dag_deploys_waits_smoke_tests_and_marks_complete(
     assert xcom(run, "complete")["expires_at"]
 
 
+def test_post_training_dag_run_again_replaces_the_workload_and_marks_only_its_own(
+    cluster: Cluster, airflow_db: None
+) -> None:
+    dag = load_dag("hfinfer_post_training_deploy.py")
+    first = dag.test()
+    assert first.state == "success", task_states(first)
+    second = dag.test(logical_date=datetime.now(timezone.utc) + timedelta(hours=1))
+    assert second.state == "success", task_states(second)
+    objects = cluster.workload_objects("llama3-8b-chat")
+    owners = {obj["metadata"]["annotations"]["hfinfer.io/owner"] for obj in objects}
+    assert owners == {xcom(second, "deploy")["owner"]}
+    assert all(obj["metadata"]["annotations"][PHASE_ANNOTATION] == "Completed" for obj in objects)
+
+
 def test_post_training_dag_marks_a_crashing_model_failed(
     cluster: Cluster, airflow_db: None
 ) -> None:

@@ -351,3 +351,27 @@ def test_failure_never_marks_a_workload_another_task_deployed(
     assert run.state == "failed"
     for obj in objects_of(cluster, "scorer").values():
         assert "hfinfer.io/phase" not in obj["metadata"]["annotations"]
+
+
+def test_complete_with_the_deploy_xcom_marks_only_that_tasks_objects(
+    cluster: Any, fake_kube_conn_id: str
+) -> None:
+    from airflow_provider_hfinfer.operators import HFInferenceCompleteOperator
+    from airflow_provider_hfinfer.render import render_manifests
+    from airflow_provider_hfinfer.spec import InferenceWorkload
+
+    workload = InferenceWorkload.model_validate({"name": "shared", "model": "org/model"})
+    for manifest in render_manifests(workload, namespace=NS):
+        manifest["metadata"]["annotations"]["hfinfer.io/owner"] = "other_dag/deploy/run_1"
+        cluster.put_object(manifest)
+
+    def complete(xcom: Any) -> dict[str, Any]:
+        return HFInferenceCompleteOperator(
+            task_id="complete", workload_xcom=xcom, kubernetes_conn_id=fake_kube_conn_id
+        ).execute({})
+
+    mine = {"name": "shared", "namespace": NS, "owner": "my_dag/deploy/run_9"}
+    assert complete(mine)["marked"] == []
+    assert complete("None")["marked"] == []  # the deploy task returned nothing
+    theirs = {**mine, "owner": "other_dag/deploy/run_1"}
+    assert len(complete(theirs)["marked"]) == 2  # Service and Deployment
