@@ -18,7 +18,9 @@ update, complete and cleanup operators, and any sensor or trigger):
   expired; objects without the provider's labels are never considered.
 * **Rollout bookkeeping.** The spec a task applied is kept, redacted (secrets
   masked), in ``hfinfer.io/applied-spec`` on the Deployment, so the next
-  rollout can roll back to it.
+  rollout can roll back to it; a rollout also records the spec it replaces in
+  ``hfinfer.io/previous-spec``, so a deferred task resuming in another process
+  still finds its way back.
 
 The thin part (:func:`mark_finished`, :func:`reopen`, :func:`delete_objects`)
 talks to a cluster only through a hook-like object with ``list_workload_objects``,
@@ -475,3 +477,52 @@ def _same_secret_data(live: Mapping[str, Any], wanted: Mapping[str, Any]) -> boo
     if not isinstance(have, Mapping):
         return not want
     return all(have.get(key) == value for key, value in want.items())
+
+
+# ------------------------------------------------------ rollout in flight (pure)
+
+PREVIOUS_SPEC_ANNOTATION = f"{PROVIDER_PREFIX}/previous-spec"
+"""The redacted spec a Deployment ran before its last rollout: a deferred rollout's way back."""
+
+
+def spec_from_record(raw: object) -> InferenceWorkload | None:
+    """Parse a spec recorded by :func:`applied_spec_json`; None when absent or unreadable.
+
+    Secrets come back masked: never render a Secret from the result.
+    """
+    if not isinstance(raw, str):
+        return None
+    try:
+        return InferenceWorkload.model_validate(json.loads(raw))
+    except ValueError:
+        # pydantic.ValidationError and json.JSONDecodeError: no record, not a crash.
+        return None
+
+
+def stamp_previous_spec(
+    manifests: Sequence[dict[str, Any]], previous: InferenceWorkload | None
+) -> None:
+    """Record, redacted, the spec a rollout replaces on the Deployment manifest.
+
+    Written in the same apply as the new spec, so a task that resumes after a
+    deferral (perhaps on another worker) finds its rollback target on the cluster.
+    None records nothing; the apply then drops a record the same field manager
+    wrote before (server-side apply removes fields a manager no longer sends).
+    """
+    if previous is None:
+        return
+    for manifest in manifests:
+        if manifest.get("kind") == "Deployment":
+            manifest["metadata"].setdefault("annotations", {})[PREVIOUS_SPEC_ANNOTATION] = (
+                applied_spec_json(previous)
+            )
+
+
+def recorded_previous_spec(deployment: Mapping[str, Any] | None) -> InferenceWorkload | None:
+    """The spec a live Deployment ran before its last rollout; None when not recorded.
+
+    Secrets come back masked: never render a Secret from the result.
+    """
+    if not deployment:
+        return None
+    return spec_from_record(_annotations(deployment).get(PREVIOUS_SPEC_ANNOTATION))

@@ -25,6 +25,20 @@ This module owns the rollout rules of a scheduled model rollout (the nightly
 * **Prune.** After a successful rollout, objects the previous spec rendered and
   the new one does not (a ScaledObject replaced by an HTTPScaledObject, say) are
   deleted, so two autoscalers never fight over one Deployment.
+* **Deferral.** With ``deferrable=True`` the worker follows the rollout only until
+  the Deployment controller has acted on the new spec (normally well under a
+  second: until then the readiness model still judges the replaced revision's
+  pods), then hands the wait to
+  :class:`~airflow_provider_hfinfer.triggers.InferenceReadyTrigger` and frees its
+  slot. The way back cannot stay in the task's memory: every rollout also records
+  the spec it replaces, redacted, in ``hfinfer.io/previous-spec`` on the
+  Deployment (same apply), and the resumed task (``execute_rollout_complete``,
+  perhaps on another worker) rebuilds the rollback from the live Deployment and
+  its own spec. A rolled-back revision is followed the same way
+  (``execute_rollback_complete``). Outcome and messages are those of the
+  non-deferrable path; the little else a resumed task needs (whether the workload
+  existed, the failure's reason) travels in the deferral's kwargs and in XCom
+  ``hfinfer_pending_result`` (no secret: the token is masked).
 
 It reuses the create operator's validation, pre-flight, ownership, quota and
 apply steps; a workload that does not exist yet is simply created.
@@ -33,16 +47,21 @@ apply steps; a workload that does not exist yet is simply created.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, NoReturn
+
+from pydantic import BaseModel, ConfigDict
 
 from airflow_provider_hfinfer.exceptions import KubeAPIError, WorkloadError
 from airflow_provider_hfinfer.hooks.inference import object_ref
 from airflow_provider_hfinfer.operators.create import (
     OWNER_ANNOTATION,
+    PENDING_RESULT_KEY,
     HFInferenceCreateOperator,
     _task_identity,
+    workload_result,
 )
 
 if TYPE_CHECKING:
@@ -51,6 +70,7 @@ if TYPE_CHECKING:
     from airflow_provider_hfinfer.render.options import RenderOptions
     from airflow_provider_hfinfer.spec import InferenceWorkload
     from airflow_provider_hfinfer.status import WorkloadStatus
+    from airflow_provider_hfinfer.triggers.events import ReadinessEvent
 
 RECREATE_HINT = (
     "the cluster has no free GPU for the extra (surge) pod a rolling update starts beside "
@@ -86,6 +106,67 @@ def _served(status: WorkloadStatus) -> bool:
 def _settled(status: WorkloadStatus) -> bool:
     """Waiting is over: the workload serves, or fails in a way waiting will not heal."""
     return _served(status) or (status.is_failed and generation_observed(status))
+
+
+def _acted_on(status: WorkloadStatus) -> bool:
+    """The controller has acted on the applied spec (or waiting is over anyway)."""
+    return _settled(status) or generation_observed(status)
+
+
+def rollout_failure(event: ReadinessEvent) -> WorkloadError | None:
+    """The trigger's verdict on a rollout as the non-deferrable path words it (pure).
+
+    Args:
+        event: How the triggerer's wait ended.
+
+    Returns:
+        None when the new revision serves; otherwise the error the rollout fails
+        with: the readiness model's reason and message, or ``Timeout`` (message
+        "not ready after Ns: ...") when the rollout had not got anywhere known.
+    """
+    from airflow_provider_hfinfer.status import Reason
+
+    if event.status == "ready":
+        return None
+    reason = event.reason or "Failed"
+    if event.status == "timeout" and reason == Reason.ROLLOUT_IN_PROGRESS.value:
+        reason = "Timeout"
+    return WorkloadError(event.message, name=event.name, namespace=event.namespace, reason=reason)
+
+
+def _masked(text: str, workload: InferenceWorkload) -> str:
+    """``text`` with the workload's token replaced by ``***`` (XCom values are not masked)."""
+    from airflow_provider_hfinfer.spec import NewSecretHFAccess, TokenHFAccess
+
+    access = workload.hf_access
+    if isinstance(access, TokenHFAccess):
+        return text.replace(access.token.get_secret_value(), "***")
+    if isinstance(access, NewSecretHFAccess):
+        return text.replace(access.value.get_secret_value(), "***")
+    return text
+
+
+class _RolloutState(BaseModel):
+    """What a deferred rollout hands to the resumed task besides the cluster's record.
+
+    Passed as the deferral's kwargs and, because ``dag.test()`` resumes a task with
+    the event alone, also stored in XCom ``hfinfer_pending_result``. JSON
+    primitives only, never a secret. A missing record reads as the defaults.
+
+    Attributes:
+        had_workload: The Deployment existed before this rollout (so a failure
+            leaves it as it is; a failed first deploy gets ``on_failure``).
+        failed_reason: Why the new revision failed (set once it was rolled back).
+        failed_message: The failure's message, the token masked.
+        previous_spec: The redacted spec rolled back to (``applied_spec_json``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    had_workload: bool = True
+    failed_reason: str = ""
+    failed_message: str = ""
+    previous_spec: str = ""
 
 
 @dataclass(frozen=True)
@@ -191,9 +272,17 @@ class HFInferenceUpdateOperator(HFInferenceCreateOperator):
     does not exist yet is created; if that first deploy fails, ``on_failure``
     applies as for the create operator.
 
+    With ``deferrable`` (and ``wait_for_ready``) the rollout, and a rolled-back
+    revision, are followed by the triggerer once the Deployment controller has
+    acted on the applied spec, so a model that loads for half an hour holds no
+    worker slot. The rollback target survives the worker: each rollout records
+    the spec it replaces, redacted, in ``hfinfer.io/previous-spec`` on the
+    Deployment, and the resumed task rolls back from there. Result, rollback and
+    messages are the same as without deferral. An unchanged spec or a dry run
+    never defers.
+
     XCom: the create operator's result plus ``changed`` (False for a no-op) and
-    ``previous_revision``. The rollout is followed from the worker even when
-    ``deferrable`` is set: the rollback must run in the task that applied.
+    ``previous_revision``.
 
     :param rollback: Roll back to the previous spec when the rollout fails (default
         True); False leaves the failed revision applied (the old replicas of a
@@ -231,15 +320,20 @@ class HFInferenceUpdateOperator(HFInferenceCreateOperator):
         self._had_workload = False
 
     def _execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_hfinfer.lifecycle import recorded_spec, reopen, unchanged
+        from airflow_provider_hfinfer.lifecycle import (
+            recorded_spec,
+            reopen,
+            stamp_previous_spec,
+            unchanged,
+        )
         from airflow_provider_hfinfer.plan import describe_plan, redact_manifests
 
         workload = self._resolve_workload()
         self._preflight(workload)
-        options = self.hook.render_options(self.render_options)
+        options = self._cluster_options()
         identity = _task_identity(context)
         manifests = self._render_spec(workload, options, identity)
-        result = self._result(workload, options, manifests)
+        result = self._result(workload, options, manifests, identity)
         self.log.info("%s", describe_plan(workload, manifests, self.namespace))
         if self.is_dry_run:
             self._server_dry_run(manifests)
@@ -248,6 +342,7 @@ class HFInferenceUpdateOperator(HFInferenceCreateOperator):
         existing = self._check_ownership(workload, manifests, identity)
         deployment = existing.get(f"Deployment/{workload.name}")
         previous = recorded_spec(deployment)
+        stamp_previous_spec(manifests, previous)  # a resumed (deferred) task's way back
         result["previous_revision"] = previous.model.revision if previous else None
         if existing and unchanged(existing, manifests):
             self.log.info(
@@ -274,14 +369,136 @@ class HFInferenceUpdateOperator(HFInferenceCreateOperator):
         self._apply(workload, manifests, existing)
         reopen(self.hook, existing.values())
         if self.wait_for_ready:
+            deferring = context if self.deferrable else None
             try:
-                self._await_rollout(workload)
+                self._await_rollout(workload, deferring)
             except WorkloadError as err:
-                self._fail_rollout(workload, manifests, err)
+                self._fail_rollout(workload, manifests, err, deferring)
+        return self._finish(previous, options, identity, manifests, result)
+
+    def _finish(
+        self,
+        previous: InferenceWorkload | None,
+        options: RenderOptions,
+        identity: str,
+        manifests: list[dict[str, Any]],
+        result: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The new revision serves: forget the way back, delete what only ``previous`` had."""
         self._rollback_to = None
         if previous is not None:
             self._prune(self._render_spec(previous, options, identity), manifests)
         return result
+
+    def execute_rollout_complete(
+        self,
+        context: Context,
+        event: Mapping[str, Any] | None = None,
+        rollout: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Resume a deferred rollout: prune and return the result, or roll back and fail.
+
+        The task may resume on another worker, so what it knew is rebuilt: its own
+        spec (templated fields are rendered again), and the rollback target from
+        ``hfinfer.io/previous-spec`` on the live Deployment. Nothing is rolled back
+        or pruned when the Deployment no longer carries this task's spec.
+        """
+        from airflow_provider_hfinfer.lifecycle import recorded_previous_spec
+        from airflow_provider_hfinfer.triggers.events import ReadinessEvent
+
+        workload = self._resolve_workload()  # first: it masks the token in this process
+        outcome = ReadinessEvent.from_payload(event)
+        self.log.info("%s", outcome.describe())
+        state = self._pending_state(context, rollout)
+        options = self._cluster_options()
+        identity = _task_identity(context)
+        manifests = self._render_spec(workload, options, identity)
+        result = self._result(workload, options, manifests, identity)
+        deployment = self.hook.get("apps/v1", "Deployment", workload.name, self.namespace)
+        self._check_still_applied(workload, deployment, result["spec_hash"], identity)
+        previous = recorded_previous_spec(deployment)
+        result["previous_revision"] = previous.model.revision if previous else None
+        self._had_workload = state.had_workload
+        self._in_flight = (workload.name, list(result["objects"]))
+        if previous is not None and self.rollback:
+            self._rollback_to = (previous, self._render_spec(previous, options, identity), identity)
+        error = rollout_failure(outcome)
+        if error is not None:
+            self._fail_rollout(workload, manifests, error, context)
+        return self._finish(previous, options, identity, manifests, result)
+
+    def execute_rollback_complete(
+        self,
+        context: Context,
+        event: Mapping[str, Any] | None = None,
+        rollout: Mapping[str, Any] | None = None,
+    ) -> NoReturn:
+        """Resume after the triggerer followed a rolled-back revision; fail the task.
+
+        The message is the non-deferrable path's: the failed revision's reason and
+        where the restored one stands (read once more now, so it says what serves
+        at the end), e.g. "...; previous revision serving again (2/2 ready)".
+        """
+        from airflow_provider_hfinfer.lifecycle import spec_from_record
+        from airflow_provider_hfinfer.triggers.events import ReadinessEvent
+
+        workload = self._resolve_workload()  # first: it masks the token in this process
+        outcome = ReadinessEvent.from_payload(event)
+        self.log.info("%s", outcome.describe())
+        state = self._pending_state(context, rollout)
+        reason = state.failed_reason or "Failed"
+        previous = spec_from_record(state.previous_spec)
+        self._had_workload = True  # rolled back: a failure leaves the workload as it is
+        rolled_back: RollbackOutcome | None = None
+        if previous is not None:
+            try:
+                status, _ = self._follow(previous.name, 0, label=f"{previous.name} (rolled back)")
+            except KubeAPIError as err:
+                rolled_back = RollbackOutcome(True, None, outcome.elapsed_seconds, str(err))
+            else:
+                rolled_back = RollbackOutcome(True, status, outcome.elapsed_seconds)
+            self._log_rollback(previous, workload.model.revision or "(default)", rolled_back)
+        raise WorkloadError(
+            failure_message(workload, previous, reason, state.failed_message, rolled_back),
+            name=workload.name,
+            namespace=self.namespace,
+            reason=reason,
+        )
+
+    def _pending_state(self, context: Context, value: Mapping[str, Any] | None) -> _RolloutState:
+        """The deferral's kwargs, else the XCom copy (``dag.test()`` drops the kwargs)."""
+        raw = value
+        if raw is None:
+            raw = context["ti"].xcom_pull(task_ids=self.task_id, key=PENDING_RESULT_KEY)
+        return _RolloutState.model_validate(dict(raw or {}))
+
+    def _check_still_applied(
+        self,
+        workload: InferenceWorkload,
+        deployment: Mapping[str, Any] | None,
+        digest: str,
+        identity: str,
+    ) -> None:
+        """Fail, touching nothing, when another apply replaced this task's spec meanwhile.
+
+        Rolling back or pruning then would undo someone else's rollout.
+        """
+        from airflow_provider_hfinfer.render.metadata import SPEC_HASH_ANNOTATION
+
+        meta = (deployment or {}).get("metadata") or {}
+        annotations = meta.get("annotations") or {}
+        ours = annotations.get(OWNER_ANNOTATION) == identity
+        if ours and annotations.get(SPEC_HASH_ANNOTATION) == digest:
+            return
+        raise WorkloadError(
+            f"while the triggerer followed revision {workload.model.revision or '(default)'} "
+            f"of {workload.model.id}, Deployment/{workload.name} was deleted or re-applied "
+            "by another task: it is left as it is (nothing rolled back or pruned); run the "
+            "task again to roll this spec out",
+            name=workload.name,
+            namespace=self.namespace,
+            reason="Superseded",
+        )
 
     def _render_spec(
         self, workload: InferenceWorkload, options: RenderOptions, identity: str
@@ -296,27 +513,41 @@ class HFInferenceUpdateOperator(HFInferenceCreateOperator):
         return manifests
 
     def _result(
-        self, workload: InferenceWorkload, options: RenderOptions, manifests: list[dict[str, Any]]
+        self,
+        workload: InferenceWorkload,
+        options: RenderOptions,
+        manifests: list[dict[str, Any]],
+        identity: str,
     ) -> dict[str, Any]:
-        from airflow_provider_hfinfer.render import endpoint_url, spec_hash
+        result = workload_result(workload, self.namespace, options, manifests)
+        result.update(
+            {
+                "owner": identity,
+                "dry_run": self.is_dry_run,
+                "changed": True,
+                "previous_revision": None,
+            }
+        )
+        return result
 
-        return {
-            "name": workload.name,
-            "namespace": self.namespace,
-            "endpoint_url": endpoint_url(workload, self.namespace, options),
-            "served_model_name": workload.model.served_model_name,
-            "model": workload.model.id,
-            "revision": workload.model.revision,
-            "spec_hash": spec_hash(workload, self.namespace, options),
-            "objects": [object_ref(item) for item in manifests],
-            "dry_run": self.is_dry_run,
-            "changed": True,
-            "previous_revision": None,
-        }
+    def _await_rollout(self, workload: InferenceWorkload, context: Context | None = None) -> None:
+        """Follow the rollout until ready; raise with the failing reason otherwise.
 
-    def _await_rollout(self, workload: InferenceWorkload) -> None:
-        """Follow the rollout until ready; raise with the failing reason otherwise."""
-        status, _waited = self._follow(workload.name, self.timeout, hint=workload)
+        With ``context`` (deferrable) the wait moves to the triggerer once the
+        controller has acted on the new spec; ``execute_rollout_complete`` resumes.
+        """
+        if context is None:
+            status, _waited = self._follow(workload.name, self.timeout, hint=workload)
+        else:
+            state = _RolloutState(had_workload=self._had_workload)
+            status, _waited = self._follow_or_defer(
+                context,
+                workload.name,
+                self.timeout,
+                "execute_rollout_complete",
+                state,
+                hint=workload,
+            )
         if _served(status):
             return
         name = workload.name
@@ -332,6 +563,57 @@ class HFInferenceUpdateOperator(HFInferenceCreateOperator):
             reason=status.reason if known else "Timeout",
         )
 
+    def _follow_or_defer(
+        self,
+        context: Context,
+        name: str,
+        timeout: float,
+        method: str,
+        state: _RolloutState,
+        *,
+        hint: InferenceWorkload | None = None,
+        label: str | None = None,
+    ) -> tuple[WorkloadStatus, float]:
+        """Follow until the controller acted on the applied spec, then defer the rest.
+
+        Until the controller has observed the Deployment's new generation, the pods
+        the readiness model judges are the replaced revision's (right after a
+        rollback: the failed one's), and a trigger started then could report their
+        failure as the new revision's. This wait is normally well under a second.
+
+        Returns:
+            The verdict and the seconds followed, when the workload settled (or
+            ``timeout`` passed) before the controller's step; otherwise defers to
+            ``method`` with ``state`` and does not return.
+        """
+        from airflow_provider_hfinfer.triggers.readiness import InferenceReadyTrigger
+
+        started = time.time()
+        status, waited = self._follow(name, timeout, hint=hint, label=label, until=_acted_on)
+        if _settled(status) or waited >= timeout:
+            return status, waited
+        pending = state.model_dump()
+        context["ti"].xcom_push(key=PENDING_RESULT_KEY, value=pending)
+        self.log.info(
+            "the controller has acted on the spec of %s: the triggerer follows it for at "
+            "most %.0fs more",
+            label or name,
+            timeout - waited,
+        )
+        self.defer(
+            trigger=InferenceReadyTrigger(
+                name,
+                self.namespace,
+                self.kubernetes_conn_id,
+                timeout=timeout,
+                started_at=started,
+                accept_scaled_to_zero=True,  # as _served(): an autoscaler's zero serves
+            ),
+            method_name=method,
+            kwargs={"rollout": pending},
+            timeout=timedelta(seconds=timeout - waited + 60),
+        )
+
     def _follow(
         self,
         name: str,
@@ -339,6 +621,7 @@ class HFInferenceUpdateOperator(HFInferenceCreateOperator):
         *,
         hint: InferenceWorkload | None = None,
         label: str | None = None,
+        until: Callable[[WorkloadStatus], bool] = _settled,
     ) -> tuple[WorkloadStatus, float]:
         """Poll the readiness model until it serves, fails for good, or ``timeout`` passes.
 
@@ -350,6 +633,7 @@ class HFInferenceUpdateOperator(HFInferenceCreateOperator):
             timeout: Seconds to follow it; 0 reads it once.
             hint: The spec rolled out, to point a stuck surge pod to ``Recreate``.
             label: How progress lines name the workload (default ``name``).
+            until: When to stop before ``timeout`` (default: the workload settled).
 
         Returns:
             The last verdict and the seconds followed.
@@ -370,7 +654,7 @@ class HFInferenceUpdateOperator(HFInferenceCreateOperator):
                 self.log.warning("rollout of %s is stuck: %s", name, RECREATE_HINT)
                 hinted = True
             now = time.monotonic()
-            if _settled(status) or now >= deadline:
+            if until(status) or now >= deadline:
                 return status, now - started
             time.sleep(min(self.poll_interval, deadline - now))
 
@@ -379,24 +663,53 @@ class HFInferenceUpdateOperator(HFInferenceCreateOperator):
             return float(self.rollback_timeout)
         return min(float(self.timeout), ROLLBACK_WAIT_CAP)
 
-    def _follow_rollback(self, previous: InferenceWorkload, failed: str) -> RollbackOutcome:
-        """Follow the restored revision for ``rollback_timeout``; log where it ended."""
+    def _follow_rollback(
+        self,
+        previous: InferenceWorkload,
+        failed: str,
+        deferral: tuple[Context, _RolloutState] | None = None,
+    ) -> RollbackOutcome:
+        """Follow the restored revision for ``rollback_timeout``; log where it ended.
+
+        With ``deferral`` the wait moves to the triggerer once the controller has
+        acted on the restored spec (``execute_rollback_complete`` resumes).
+        """
         started = time.monotonic()
+        label = f"{previous.name} (rolled back)"
         try:
-            status, waited = self._follow(
-                previous.name, self._rollback_wait(), label=f"{previous.name} (rolled back)"
-            )
+            if deferral is None:
+                status, waited = self._follow(previous.name, self._rollback_wait(), label=label)
+            else:
+                status, waited = self._follow_or_defer(
+                    deferral[0],
+                    previous.name,
+                    self._rollback_wait(),
+                    "execute_rollback_complete",
+                    deferral[1],
+                    label=label,
+                )
         except KubeAPIError as err:
             outcome = RollbackOutcome(True, None, time.monotonic() - started, str(err))
         else:
             outcome = RollbackOutcome(True, status, waited)
-        log = self.log.warning if outcome.serving else self.log.error
-        log("workload %s: %s", previous.name, outcome.sentence(previous, failed))
+        self._log_rollback(previous, failed, outcome)
         return outcome
 
+    def _log_rollback(
+        self, previous: InferenceWorkload, failed: str, outcome: RollbackOutcome
+    ) -> None:
+        log = self.log.warning if outcome.serving else self.log.error
+        log("workload %s: %s", previous.name, outcome.sentence(previous, failed))
+
     def _fail_rollout(
-        self, workload: InferenceWorkload, manifests: list[dict[str, Any]], err: WorkloadError
+        self,
+        workload: InferenceWorkload,
+        manifests: list[dict[str, Any]],
+        err: WorkloadError,
+        context: Context | None = None,
     ) -> NoReturn:
+        from airflow_provider_hfinfer.lifecycle import applied_spec_json
+
         reason = err.reason or "Failed"
         target = self._rollback_to
         if target is None:
@@ -414,7 +727,17 @@ class HFInferenceUpdateOperator(HFInferenceCreateOperator):
             self.log.error("rollback of workload %s failed: %s", workload.name, restore_err)
             outcome = RollbackOutcome(False, error=str(restore_err))
         else:
-            outcome = self._follow_rollback(target[0], workload.model.revision or "(default)")
+            deferral = None
+            if context is not None:
+                state = _RolloutState(
+                    failed_reason=reason,
+                    failed_message=_masked(err.message, workload),
+                    previous_spec=applied_spec_json(target[0]),
+                )
+                deferral = (context, state)
+            outcome = self._follow_rollback(
+                target[0], workload.model.revision or "(default)", deferral
+            )
         raise WorkloadError(
             failure_message(workload, target[0], reason, err.message, outcome),
             name=workload.name,
