@@ -233,9 +233,11 @@ def test_resumes_after_dropped_connections_with_backoff(
     later(0.0, cut_network)
     event = run_trigger(trigger)
     assert event.status == "ready"
-    # Each cut stream is one reconnect; aiohttp itself retries some refused
-    # reconnects on a fresh socket, so the dropped attempts add a varying number.
-    assert trigger.stats.reconnects >= 4
+    # All six injected drops were hit, and the trigger saw the cuts (how many of the
+    # attempts it counts itself varies: aiohttp retries some refused reconnects on a
+    # fresh socket, and a stream between two watches is not cut at all).
+    assert fake_kube.faults.pending() == 0
+    assert trigger.stats.reconnects >= 1
     # Resumed from the last resourceVersion: nothing had to be listed again.
     assert trigger.stats.lists == 4
 
