@@ -562,6 +562,8 @@ class HFInferenceCreateOperator(BaseOperator):
             self.kubernetes_conn_id,
             timeout=self.timeout,
             started_at=time.time(),
+            # As the polling wait: a workload its autoscaler holds at zero is up.
+            accept_scaled_to_zero=True,
         )
         self.defer(
             trigger=trigger,

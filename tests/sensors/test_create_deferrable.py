@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -48,10 +50,24 @@ def results(run: Any) -> list[dict[str, Any]]:
     return [json.loads(value) if isinstance(value, str) else value for value in values]
 
 
+def once_watching(fake: FakeKubeServer, action: Any, watches: int = 4) -> threading.Thread:
+    """Run ``action`` once the trigger has all its watches open (counted, not timed)."""
+
+    def wait_then_act() -> None:
+        deadline = time.monotonic() + 30
+        while fake.requests.count(verb="watch") < watches and time.monotonic() < deadline:
+            time.sleep(0.02)
+        action()
+
+    thread = threading.Thread(target=wait_then_act, daemon=True)
+    thread.start()
+    return thread
+
+
 def test_deferrable_create_returns_the_same_result_once_ready(
     fake_kube: FakeKubeServer, fake_kube_conn_id: str, kubelet: FakeKubelet, run_task: Any
 ) -> None:
-    kubelet.start("ready", delay=0.3)
+    once_watching(fake_kube, lambda: kubelet.rollout("llama"))
     run = run_task(lambda: create_op(fake_kube_conn_id))
     assert run.state == "success"
     [result] = results(run)
@@ -81,3 +97,20 @@ def test_deferrable_create_fails_with_the_reason_and_marks_the_workload(
     annotations = deployment["metadata"]["annotations"]
     assert annotations["hfinfer.io/phase"] == "Failed"
     assert "OOMKilled" in annotations["hfinfer.io/finish-reason"]
+
+
+def test_deferrable_create_of_a_scale_to_zero_workload_held_at_zero_succeeds(
+    fake_kube: FakeKubeServer, fake_kube_conn_id: str, kubelet: FakeKubelet, run_task: Any
+) -> None:
+    spec = {
+        **WORKLOAD,
+        "replicas": {"min": 0, "max": 2},
+        "autoscaling": {"metric": "concurrency", "threshold": 8},
+        "scale_to_zero": {"idle_seconds": 600},
+    }
+    once_watching(fake_kube, lambda: kubelet.scale_to_zero("llama"))
+    run = run_task(lambda: create_op(fake_kube_conn_id, workload=spec))
+    assert run.state == "success"
+    [result] = results(run)
+    # The interceptor serves it; the Host header to send comes with the result.
+    assert result["endpoint_host"] == "llama.ml.svc.cluster.local"
