@@ -321,6 +321,7 @@ class HFInferenceUpdateOperator(HFInferenceCreateOperator):
 
     def _execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_hfinfer.lifecycle import (
+            recorded_previous_spec,
             recorded_spec,
             reopen,
             stamp_previous_spec,
@@ -345,13 +346,29 @@ class HFInferenceUpdateOperator(HFInferenceCreateOperator):
         stamp_previous_spec(manifests, previous)  # a resumed (deferred) task's way back
         result["previous_revision"] = previous.model.revision if previous else None
         if existing and unchanged(existing, manifests):
-            self.log.info(
-                "workload %s already runs this spec (spec-hash %s): nothing to do",
+            pending = recorded_previous_spec(deployment)
+            if pending is None:
+                self.log.info(
+                    "workload %s already runs this spec (spec-hash %s): nothing to do",
+                    workload.name,
+                    result["spec_hash"],
+                )
+                result["changed"] = False
+                return result
+            # An earlier try applied this spec but never saw it serve (killed, or its
+            # deferral timed out): follow that rollout now instead of calling it done.
+            self.log.warning(
+                "workload %s runs this spec, but its rollout from revision %s was never "
+                "confirmed: following it now",
                 workload.name,
-                result["spec_hash"],
+                pending.model.revision or "(default)",
             )
-            result["changed"] = False
-            return result
+            result["previous_revision"] = pending.model.revision
+            self._had_workload = True
+            self._record_state(context, workload.name)
+            return self._follow_rollout(
+                context, workload, manifests, pending, options, identity, result
+            )
         self._had_workload = deployment is not None
         if self._had_workload and previous is None:
             self.log.warning(
@@ -363,11 +380,27 @@ class HFInferenceUpdateOperator(HFInferenceCreateOperator):
         self._record_state(context, workload.name)
         if self.check_quota:
             self._check_quota(workload, options, updating=bool(existing))
-        if previous is not None and self.rollback:
-            self._rollback_to = (previous, self._render_spec(previous, options, identity), identity)
         self._in_flight = (workload.name, [object_ref(item) for item in manifests])
         self._apply(workload, manifests, existing)
         reopen(self.hook, existing.values())
+        return self._follow_rollout(
+            context, workload, manifests, previous, options, identity, result
+        )
+
+    def _follow_rollout(
+        self,
+        context: Context,
+        workload: InferenceWorkload,
+        manifests: list[dict[str, Any]],
+        previous: InferenceWorkload | None,
+        options: RenderOptions,
+        identity: str,
+        result: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Wait (or defer) until the applied spec serves; roll back to ``previous`` if not."""
+        if previous is not None and self.rollback:
+            self._rollback_to = (previous, self._render_spec(previous, options, identity), identity)
+        self._in_flight = (workload.name, [object_ref(item) for item in manifests])
         if self.wait_for_ready:
             deferring = context if self.deferrable else None
             try:
@@ -384,10 +417,19 @@ class HFInferenceUpdateOperator(HFInferenceCreateOperator):
         manifests: list[dict[str, Any]],
         result: dict[str, Any],
     ) -> dict[str, Any]:
-        """The new revision serves: forget the way back, delete what only ``previous`` had."""
+        """The new revision serves: forget the way back, delete what only ``previous`` had.
+
+        The ``hfinfer.io/previous-spec`` record goes too: a later try of this task
+        that finds it still there knows the rollout was never confirmed.
+        """
+        from airflow_provider_hfinfer.lifecycle import PREVIOUS_SPEC_ANNOTATION
+
         self._rollback_to = None
         if previous is not None:
             self._prune(self._render_spec(previous, options, identity), manifests)
+            deployment = next((m for m in manifests if m["kind"] == "Deployment"), None)
+            if deployment is not None and self.wait_for_ready:
+                self.hook.annotate(deployment, {PREVIOUS_SPEC_ANNOTATION: None})
         return result
 
     def execute_rollout_complete(

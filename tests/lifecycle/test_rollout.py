@@ -355,3 +355,35 @@ def test_a_rotated_token_alone_is_applied_to_the_secret(
     assert base64.b64decode(next(iter(secret["data"].values()))).decode() == rotated
     assert served_revision(serving_r1) == "r1"
     assert rotated not in json.dumps(result)
+
+
+@pytest.mark.parametrize(
+    ("revision", "state", "served"), [("r2", "success", "r2"), ("broken-r2", "failed", "r1")]
+)
+def test_a_rollout_never_confirmed_is_followed_by_the_next_try(
+    serving_r1: Any,
+    fake_kube_conn_id: str,
+    run_task: Any,
+    revision: str,
+    state: str,
+    served: str,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from airflow_provider_hfinfer.lifecycle import PREVIOUS_SPEC_ANNOTATION
+
+    # A try that applied the new spec but never saw it serve (here: it did not wait;
+    # in life: killed, or its deferral timed out) leaves the way back recorded.
+    first = run_task(lambda: update_op(fake_kube_conn_id, revision, wait_for_ready=False))
+    assert first.state == "success"
+    assert PREVIOUS_SPEC_ANNOTATION in deployment(serving_r1)["metadata"]["annotations"]
+
+    # The next try sees an unchanged spec, yet follows the rollout instead of a no-op.
+    again = run_task(lambda: update_op(fake_kube_conn_id, revision))
+    assert again.state == state
+    assert served_revision(serving_r1) == served
+    assert PREVIOUS_SPEC_ANNOTATION not in deployment(serving_r1)["metadata"]["annotations"]
+    output = task_output(capsys, caplog)
+    assert "was never confirmed: following it now" in output
+    if state == "failed":
+        assert "previous revision serving again" in output
