@@ -286,13 +286,16 @@ def applied_spec_json(workload: InferenceWorkload) -> str:
     return json.dumps(workload.redacted(), sort_keys=True, separators=(",", ":"))
 
 
-def stamp_applied_spec(manifests: Sequence[dict[str, Any]], workload: InferenceWorkload) -> None:
-    """Record the redacted spec on the Deployment manifest (the next rollback's target)."""
+def _stamp_spec(manifests: Sequence[dict[str, Any]], key: str, workload: InferenceWorkload) -> None:
+    """Record a redacted spec under annotation ``key`` on the Deployment manifest."""
     for manifest in manifests:
         if manifest.get("kind") == "Deployment":
-            manifest["metadata"].setdefault("annotations", {})[APPLIED_SPEC_ANNOTATION] = (
-                applied_spec_json(workload)
-            )
+            manifest["metadata"].setdefault("annotations", {})[key] = applied_spec_json(workload)
+
+
+def stamp_applied_spec(manifests: Sequence[dict[str, Any]], workload: InferenceWorkload) -> None:
+    """Record the redacted spec on the Deployment manifest (the next rollback's target)."""
+    _stamp_spec(manifests, APPLIED_SPEC_ANNOTATION, workload)
 
 
 def recorded_spec(deployment: Mapping[str, Any] | None) -> InferenceWorkload | None:
@@ -302,15 +305,7 @@ def recorded_spec(deployment: Mapping[str, Any] | None) -> InferenceWorkload | N
     """
     if not deployment:
         return None
-    raw = _annotations(deployment).get(APPLIED_SPEC_ANNOTATION)
-    if not isinstance(raw, str):
-        return None
-    try:
-        return InferenceWorkload.model_validate(json.loads(raw))
-    except ValueError:
-        # Includes pydantic.ValidationError and json.JSONDecodeError: an
-        # unreadable record means "no rollback target", not a crash.
-        return None
+    return spec_from_record(_annotations(deployment).get(APPLIED_SPEC_ANNOTATION))
 
 
 # ------------------------------------------------------------------- thin part
@@ -509,13 +504,8 @@ def stamp_previous_spec(
     None records nothing; the apply then drops a record the same field manager
     wrote before (server-side apply removes fields a manager no longer sends).
     """
-    if previous is None:
-        return
-    for manifest in manifests:
-        if manifest.get("kind") == "Deployment":
-            manifest["metadata"].setdefault("annotations", {})[PREVIOUS_SPEC_ANNOTATION] = (
-                applied_spec_json(previous)
-            )
+    if previous is not None:
+        _stamp_spec(manifests, PREVIOUS_SPEC_ANNOTATION, previous)
 
 
 def recorded_previous_spec(deployment: Mapping[str, Any] | None) -> InferenceWorkload | None:

@@ -228,24 +228,15 @@ class HFInferenceCompleteOperator(BaseOperator):
 
     def _target(self) -> tuple[str, str, str | None] | None:
         """``(name, namespace, owner)`` after templating; None: nothing was deployed."""
-        owner = None
-        name, namespace = self.name, self.namespace
+        from airflow_provider_hfinfer.target import resolve_target
+
         if self.workload_xcom is not None:
             text = str(self.workload_xcom).strip()
             if not self.workload_xcom or text in ("None", "null", "{}"):
                 return None
-            from airflow_provider_hfinfer.sensors.readiness import parse_workload_xcom
-
-            result = parse_workload_xcom(self.workload_xcom)
-            name = name or result.get("name")
-            namespace = namespace or result.get("namespace")
-            owner = result.get("owner")
-        if not name or not namespace:
-            raise ValueError(
-                f"the workload needs a name and a namespace (got name={name!r}, "
-                f"namespace={namespace!r}): set them or pass the create operator's XCom"
-            )
-        return str(name), str(namespace), (str(owner) if owner else None)
+        target = resolve_target(self.name, self.namespace, self.workload_xcom)
+        owner = target.get("owner")
+        return target.name, target.namespace, (str(owner) if owner else None)
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Mark the workload; delete it at once when its TTL is 0."""

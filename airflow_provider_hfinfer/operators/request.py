@@ -40,7 +40,7 @@ from airflow_provider_hfinfer.completions import (
 )
 from airflow_provider_hfinfer.exceptions import InferenceRequestError
 from airflow_provider_hfinfer.hooks.inference import HFInferenceHook
-from airflow_provider_hfinfer.sensors.readiness import parse_workload_xcom
+from airflow_provider_hfinfer.target import resolve_target
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -257,20 +257,12 @@ class HFInferenceRequestOperator(BaseOperator):
 
     def _resolve(self) -> tuple[str, str, str, list[str]]:
         """``(name, namespace, model, prompts)`` after templating, checked."""
-        name, namespace = self.name, self.namespace
-        if self.workload_xcom is not None:
-            result = parse_workload_xcom(self.workload_xcom)
-            name = name or result.get("name")
-            namespace = namespace or result.get("namespace")
-            self.served_model_name = self.served_model_name or result.get("served_model_name")
-            if not self.endpoint_url:
-                self.endpoint_url = result.get("endpoint_url")
-                self.endpoint_host = result.get("endpoint_host")
-        if not name or not namespace:
-            raise ValueError(
-                f"the workload needs a name and a namespace (got name={name!r}, "
-                f"namespace={namespace!r}): set them or pass the create operator's XCom"
-            )
+        target = resolve_target(self.name, self.namespace, self.workload_xcom)
+        name, namespace = target.name, target.namespace
+        self.served_model_name = self.served_model_name or target.get("served_model_name")
+        if not self.endpoint_url:
+            self.endpoint_url = target.get("endpoint_url")
+            self.endpoint_host = target.get("endpoint_host")
         if self.via == "url" and not self.endpoint_url:
             raise ValueError("via='url' needs endpoint_url (e.g. http://llama.ml.svc/v1)")
         if self.via == "proxy" and self.endpoint_host:

@@ -11,8 +11,6 @@ InferenceReadyTrigger` with ``deferrable=True``.
 
 from __future__ import annotations
 
-import ast
-import json
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -34,6 +32,7 @@ from airflow_provider_hfinfer.status import (
     assess,
     progress_line,
 )
+from airflow_provider_hfinfer.target import resolve_target
 from airflow_provider_hfinfer.triggers.events import ReadinessEvent
 
 if TYPE_CHECKING:
@@ -43,24 +42,6 @@ LOG_TAIL_REASONS = frozenset(
     {"CrashLoopBackOff", "OOMKilled", "ContainerTerminated", "RunContainerError"}
 )
 VERIFY_RETRY_SECONDS = 2.0
-
-
-def parse_workload_xcom(value: Any) -> dict[str, Any]:
-    """The create operator's XCom as a dict, also when templating made it text."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, str) and value.strip():
-        for parse in (json.loads, ast.literal_eval):
-            try:
-                parsed = parse(value)
-            except (ValueError, SyntaxError):
-                continue
-            if isinstance(parsed, Mapping):
-                return dict(parsed)
-    raise ValueError(
-        f"workload_xcom ({str(value)[:80]!r}) is not the create operator's result: pass "
-        "its output (e.g. deploy.output) or a dict with name and namespace"
-    )
 
 
 class InferenceReadySensor(BaseSensorOperator):
@@ -162,21 +143,12 @@ class InferenceReadySensor(BaseSensorOperator):
 
     def _target(self) -> tuple[str, str]:
         """``(name, namespace)`` after templating; also fills model and URL from the XCom."""
-        name, namespace = self.name, self.namespace
-        if self.workload_xcom is not None:
-            result = parse_workload_xcom(self.workload_xcom)
-            name = name or result.get("name")
-            namespace = namespace or result.get("namespace")
-            self.served_model_name = self.served_model_name or result.get("served_model_name")
-            self.endpoint_url = self.endpoint_url or result.get("endpoint_url")
-            self._endpoint_host = result.get("endpoint_host")
-        if not name or not namespace:
-            raise ValueError(
-                f"the workload needs a name and a namespace (got name={name!r}, "
-                f"namespace={namespace!r}): set them or pass the create operator's XCom"
-            )
+        target = resolve_target(self.name, self.namespace, self.workload_xcom)
+        self.served_model_name = self.served_model_name or target.get("served_model_name")
+        self.endpoint_url = self.endpoint_url or target.get("endpoint_url")
+        self._endpoint_host = target.get("endpoint_host")
         check_verify_mode(self.verify_endpoint, self.endpoint_url)
-        return str(name), str(namespace)
+        return target.name, target.namespace
 
     # ----------------------------------------------------------------- poking
 

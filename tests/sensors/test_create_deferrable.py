@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from typing import Any
 
 import pytest
 from fakekube import FakeKubeServer
 from fakekube.kubelet import FakeKubelet
+from test_readiness_sensor import on_first_watch
 
 from airflow_provider_hfinfer.operators import HFInferenceCreateOperator
 
@@ -50,24 +49,10 @@ def results(run: Any) -> list[dict[str, Any]]:
     return [json.loads(value) if isinstance(value, str) else value for value in values]
 
 
-def once_watching(fake: FakeKubeServer, action: Any, watches: int = 4) -> threading.Thread:
-    """Run ``action`` once the trigger has all its watches open (counted, not timed)."""
-
-    def wait_then_act() -> None:
-        deadline = time.monotonic() + 30
-        while fake.requests.count(verb="watch") < watches and time.monotonic() < deadline:
-            time.sleep(0.02)
-        action()
-
-    thread = threading.Thread(target=wait_then_act, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_deferrable_create_returns_the_same_result_once_ready(
     fake_kube: FakeKubeServer, fake_kube_conn_id: str, kubelet: FakeKubelet, run_task: Any
 ) -> None:
-    once_watching(fake_kube, lambda: kubelet.rollout("llama"))
+    on_first_watch(fake_kube, lambda: kubelet.rollout("llama"), watches=4)
     run = run_task(lambda: create_op(fake_kube_conn_id))
     assert run.state == "success"
     [result] = results(run)
@@ -108,7 +93,7 @@ def test_deferrable_create_of_a_scale_to_zero_workload_held_at_zero_succeeds(
         "autoscaling": {"metric": "concurrency", "threshold": 8},
         "scale_to_zero": {"idle_seconds": 600},
     }
-    once_watching(fake_kube, lambda: kubelet.scale_to_zero("llama"))
+    on_first_watch(fake_kube, lambda: kubelet.scale_to_zero("llama"), watches=4)
     run = run_task(lambda: create_op(fake_kube_conn_id, workload=spec))
     assert run.state == "success"
     [result] = results(run)
