@@ -75,17 +75,14 @@ class WorkloadClient(Protocol):
 
     def list_workload_objects(self, name: str, namespace: str) -> list[dict[str, Any]]:
         """Every object of the workload, in apply order."""
-        ...
 
     def annotate(
         self, obj: Mapping[str, Any], annotations: Mapping[str, str | None]
     ) -> dict[str, Any]:
         """Merge-patch annotations onto an object (None removes a key)."""
-        ...
 
     def delete(self, obj: Mapping[str, Any], *, dry_run: bool = False) -> bool:
         """Delete one object; False when it was already gone."""
-        ...
 
 
 # ------------------------------------------------------------------- pure part

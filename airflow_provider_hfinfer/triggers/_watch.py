@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -367,8 +367,8 @@ class WorkloadWatch:
     async def _get_custom(self, group: str, plural: str) -> JsonDict | None:
         api = self._apis["custom"]
         self.stats.gets += 1
-        try:
-            response = await api.get_namespaced_custom_object(
+        body = await _read_ok(
+            api.get_namespaced_custom_object(
                 group,
                 "v1alpha1",
                 self.namespace,
@@ -377,13 +377,8 @@ class WorkloadWatch:
                 _preload_content=False,
                 _request_timeout=self.settings.request_timeout,
             )
-            try:
-                body = await response.read()
-            finally:
-                response.release()
-        except _transient_errors():
-            return None
-        if response.status != 200:
+        )
+        if body is None:
             return None
         parsed = json.loads(body)
         return parsed if isinstance(parsed, dict) else None
@@ -392,20 +387,26 @@ class WorkloadWatch:
         """The last ``lines`` lines of a pod's log, or None when they cannot be read."""
         api = self._apis["core"]
         self.stats.gets += 1
-        try:
-            response = await api.read_namespaced_pod_log(
+        body = await _read_ok(
+            api.read_namespaced_pod_log(
                 pod,
                 self.namespace,
                 tail_lines=lines,
                 _preload_content=False,
                 _request_timeout=self.settings.request_timeout,
             )
-            try:
-                body = await response.read()
-            finally:
-                response.release()
-        except _transient_errors():
-            return None
-        if response.status != 200:
-            return None
-        return bytes(body).decode(errors="replace")
+        )
+        return None if body is None else body.decode(errors="replace")
+
+
+async def _read_ok(request: Awaitable[Any]) -> bytes | None:
+    """The raw body of a 200 answer; None for any other status or a transient failure."""
+    try:
+        response = await request
+        try:
+            body = await response.read()
+        finally:
+            response.release()
+    except _transient_errors():
+        return None
+    return bytes(body) if response.status == 200 else None

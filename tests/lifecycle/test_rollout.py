@@ -14,12 +14,13 @@ from airflow_provider_hfinfer.lifecycle import APPLIED_SPEC_ANNOTATION
 from airflow_provider_hfinfer.operators import HFInferenceUpdateOperator
 
 TOKEN = "hf_RolloutSecretToken77"
+MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
 
 def spec(revision: str, **extra: Any) -> dict[str, Any]:
     return {
         "name": "llama",
-        "model": {"id": "meta-llama/Llama-3.1-8B-Instruct", "revision": revision},
+        "model": {"id": MODEL, "revision": revision},
         "hf_access": {"type": "token", "token": TOKEN},
         "compute": {"gpus": 1, "cpu": "4", "memory": "32Gi"},
         "replicas": {"min": 1, "max": 1},

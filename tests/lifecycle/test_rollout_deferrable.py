@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from lifecycle_support import NS, task_output, xcom_values
+from test_rollout import MODEL, TOKEN, spec
+from test_rollout import update_op as rollout_update_op
 
 from airflow_provider_hfinfer.lifecycle import (
     APPLIED_SPEC_ANNOTATION,
@@ -30,34 +32,12 @@ from airflow_provider_hfinfer.operators import HFInferenceUpdateOperator
 from airflow_provider_hfinfer.operators.update import rollout_failure
 from airflow_provider_hfinfer.triggers.events import ReadinessEvent
 
-TOKEN = "hf_DeferredRolloutToken42"
-MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 TRIGGER_WATCHES = 4  # Deployment, ReplicaSets, pods, events
 
 
-def spec(revision: str) -> dict[str, Any]:
-    return {
-        "name": "llama",
-        "model": {"id": MODEL, "revision": revision},
-        "hf_access": {"type": "token", "token": TOKEN},
-        "compute": {"gpus": 1, "cpu": "4", "memory": "32Gi"},
-        "replicas": {"min": 1, "max": 1},
-        "auto_delete_after": "1h",
-    }
-
-
 def update_op(conn_id: str, revision: str, **kwargs: Any) -> HFInferenceUpdateOperator:
-    params: dict[str, Any] = {
-        "task_id": "rollout",
-        "workload": spec(revision),
-        "namespace": NS,
-        "kubernetes_conn_id": conn_id,
-        "preflight": "off",
-        "timeout": 120,
-        "poll_interval": 0.05,
-    }
-    params.update(kwargs)
-    return HFInferenceUpdateOperator(**params)
+    """The rollout tests' operator, with room for a deferred wait."""
+    return rollout_update_op(conn_id, revision, **{"timeout": 120, **kwargs})
 
 
 def revision_of(deploy: dict[str, Any]) -> str:
