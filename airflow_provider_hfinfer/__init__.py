@@ -39,11 +39,13 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": INTEGRATION,
                 "python-modules": [
+                    "airflow_provider_hfinfer.operators.base",
                     "airflow_provider_hfinfer.operators.create",
                     "airflow_provider_hfinfer.operators.update",
                     "airflow_provider_hfinfer.operators.request",
                     "airflow_provider_hfinfer.operators.delete",
-                    "airflow_provider_hfinfer.operators.lifecycle",
+                    "airflow_provider_hfinfer.operators.complete",
+                    "airflow_provider_hfinfer.operators.cleanup",
                 ],
             }
         ],

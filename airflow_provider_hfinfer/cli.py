@@ -70,7 +70,7 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_render(args: argparse.Namespace, out: TextIO) -> int:
     import yaml
 
-    from airflow_provider_hfinfer.plan import describe_plan, redact_manifests
+    from airflow_provider_hfinfer.deploy.describe import describe_plan, redact_manifests
     from airflow_provider_hfinfer.render import render_manifests
 
     workload = _load(args.spec)
@@ -88,8 +88,8 @@ def _cmd_render(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     import os
 
-    from airflow_provider_hfinfer.preflight import PreflightError, run_preflight
-    from airflow_provider_hfinfer.preflight.workload import request_for
+    from airflow_provider_hfinfer.checks.preflight import PreflightError, run_preflight
+    from airflow_provider_hfinfer.checks.preflight.workload import request_for
 
     workload = _load(args.spec)
     # Like the operator: a token from outside the spec only for an existing Secret.

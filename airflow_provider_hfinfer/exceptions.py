@@ -7,6 +7,11 @@ namespace, reason) and a readable ``__str__``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow_provider_hfinfer.checks.preflight.check import PreflightReport
+
 
 class HFInferenceError(Exception):
     """Base class of every runtime error raised by this provider."""
@@ -84,6 +89,10 @@ class KubeAPIError(WorkloadError):
         self.causes = causes
 
 
+class WatchExpiredError(KubeAPIError):
+    """410 Gone: a watch's resourceVersion is too old; list again and watch from there."""
+
+
 class AccessDeniedError(KubeAPIError):
     """401/403: the connection's identity may not do what the provider needs."""
 
@@ -151,3 +160,48 @@ class InferenceRequestError(WorkloadError):
         namespace: The namespace (project), when known.
         reason: A short machine-readable reason, e.g. ``ModelNotFound``.
     """
+
+
+class PreflightError(SpecError):
+    """The model failed a pre-flight check in strict mode.
+
+    Args:
+        report: The full report; ``report.errors`` lists what failed.
+    """
+
+    def __init__(self, report: PreflightReport) -> None:
+        # The report as the only argument keeps the exception picklable.
+        super().__init__(report)
+        self.report = report
+
+    def __str__(self) -> str:
+        report = self.report
+        errors = report.errors
+        where = report.model_id + (f"@{report.revision}" if report.revision else "")
+        lines = [f"pre-flight check of {where} failed with {len(errors)} error(s):"]
+        lines.extend(f"  - [{finding.code}] {finding.message}" for finding in errors)
+        lines.append(
+            "Fix the model or compute settings, or set preflight mode to 'warn' to deploy anyway."
+        )
+        return "\n".join(lines)
+
+
+class HubAccessError(HFInferenceError):
+    """The Hugging Face Hub did not give us the model's info or ``config.json``.
+
+    Never carries the access token.
+
+    Args:
+        code: A short machine-readable finding code, e.g. ``model_not_found``.
+        message: What happened and what to do about it (never the token).
+        requests: HTTP requests sent before the failure.
+    """
+
+    def __init__(self, code: str, message: str, *, requests: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.requests = requests
+
+    def __str__(self) -> str:
+        return self.message

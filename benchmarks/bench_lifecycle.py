@@ -32,12 +32,10 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="hfinfer-bench-"))
 
 from fakekube.server import FakeKubeServer  # noqa: E402
 
+from airflow_provider_hfinfer.deploy.finish import delete_objects  # noqa: E402
+from airflow_provider_hfinfer.deploy.marks import read_mark  # noqa: E402
 from airflow_provider_hfinfer.hooks.inference import HFInferenceHook  # noqa: E402
 from airflow_provider_hfinfer.kube.resources import WORKLOAD_KINDS  # noqa: E402
-from airflow_provider_hfinfer.lifecycle import (  # noqa: E402
-    delete_objects,
-    read_mark,
-)
 from airflow_provider_hfinfer.operators import (  # noqa: E402
     HFInferenceCleanupOperator,
     HFInferenceUpdateOperator,

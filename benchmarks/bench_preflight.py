@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 from preflight.fake_hub import FakeHub  # noqa: E402
 
-from airflow_provider_hfinfer.preflight import (  # noqa: E402
+from airflow_provider_hfinfer.checks.preflight import (  # noqa: E402
     PreflightRequest,
     clear_cache,
     run_preflight,

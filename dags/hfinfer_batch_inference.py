@@ -17,7 +17,7 @@ Kubernetes connection (and ``HFINFER_NAMESPACE``) to run for real; the model
 is public, so no Hugging Face token is needed. Parsing this file touches no
 connection and no network. Every answer passes through XCom: for very large
 batches, write answers to your storage in a task of your own (the hook and
-``airflow_provider_hfinfer.completions`` are public) and keep XCom small.
+``airflow_provider_hfinfer.serving.completions`` are public) and keep XCom small.
 """
 
 from __future__ import annotations

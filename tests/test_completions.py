@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from airflow_provider_hfinfer.completions import (
+from airflow_provider_hfinfer.exceptions import InferenceRequestError
+from airflow_provider_hfinfer.serving.completions import (
     check_api,
     check_extra_body,
     failure,
@@ -17,7 +18,6 @@ from airflow_provider_hfinfer.completions import (
     plan_batches,
     request_body,
 )
-from airflow_provider_hfinfer.exceptions import InferenceRequestError
 
 
 def _json(value: object) -> bytes:

@@ -91,7 +91,7 @@ def test_airflow_provider_manager_lists_us() -> None:
     [
         "airflow_provider_hfinfer.spec",
         "airflow_provider_hfinfer.render",
-        "airflow_provider_hfinfer.plan",
+        "airflow_provider_hfinfer.deploy.describe",
     ],
 )
 def test_pure_layers_import_neither_kubernetes_nor_airflow(module: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hfinfer.placement import (
+from airflow_provider_hfinfer.checks.placement import (
     PodShape,
     decide_placement,
     pod_requests,

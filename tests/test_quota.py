@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_hfinfer.quota import check_quotas, pod_usage
+from airflow_provider_hfinfer.checks.quota import check_quotas, pod_usage
 from airflow_provider_hfinfer.render import RenderOptions
 from airflow_provider_hfinfer.spec import InferenceWorkload
 

@@ -73,17 +73,21 @@ class _RecordingClient:
     def __init__(self) -> None:
         self.sent: list[KubeRequest] = []
 
-    def send(self, request: KubeRequest) -> dict[str, Any]:
+    def send(self, request: KubeRequest, retry: Any = None) -> dict[str, Any]:
         self.sent.append(request)
         return {}
 
-    def get_or_none(self, request: KubeRequest) -> dict[str, Any] | None:
+    def get_or_none(self, request: KubeRequest, retry: Any = None) -> dict[str, Any] | None:
         self.sent.append(request)
         return None
 
-    def list_items(self, request: KubeRequest) -> list[dict[str, Any]]:
+    def list_items(self, request: KubeRequest, retry: Any = None) -> list[dict[str, Any]]:
         self.sent.append(request)
         return []
+
+    def exchange(self, request: KubeRequest, *, timeout: float = 10) -> tuple[int, bytes]:
+        self.sent.append(request)
+        return 200, b""
 
 
 def _manifests(**fields: Any) -> list[dict[str, Any]]:
@@ -134,6 +138,10 @@ def _drive_hook() -> list[KubeRequest]:
     hook.list_objects(res.POD, NS, label_selector="hfinfer.io/workload=llama")
     # The completion / TTL cleanup operators, given the project namespaces.
     hook.list_selected("app.kubernetes.io/managed-by=airflow-provider-hfinfer", [NS])
+    # The endpoint check and the request operator (service proxy), crash log tails.
+    hook.service_proxy_get("llama", NS, "/health")
+    hook.service_proxy_post("llama", NS, "/v1/completions", {"prompt": "hi"})
+    hook.pod_log_tail("llama-abc", NS)
     return recorder.sent
 
 
@@ -143,7 +151,8 @@ def _permissions(request: KubeRequest) -> set[Permission]:
     verbs = {request.verb}
     if request.content_type == APPLY_PATCH:
         verbs.add("create")
-    return {Permission(verb, resource.group, resource.plural, scope) for verb in verbs}
+    plural = f"{resource.plural}/{request.subresource}" if request.subresource else resource.plural
+    return {Permission(verb, resource.group, plural, scope) for verb in verbs}
 
 
 def required_permissions() -> set[Permission]:

@@ -33,7 +33,7 @@ def test_troubleshooting_explains_every_reason_the_status_model_reports() -> Non
 
 
 def test_troubleshooting_explains_every_reason_the_request_operator_raises() -> None:
-    source = (REPO / "airflow_provider_hfinfer" / "completions.py").read_text()
+    source = (REPO / "airflow_provider_hfinfer" / "serving" / "completions.py").read_text()
     source += (REPO / "airflow_provider_hfinfer" / "operators" / "request.py").read_text()
     raised = set(re.findall(r'reason="([A-Za-z]+)"', source)) - {"Cancelled"}  # internal
     assert raised, "no reasons found: the pattern no longer matches the code"

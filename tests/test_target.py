@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hfinfer.target import parse_workload_xcom, resolve_target
+from airflow_provider_hfinfer.deploy.target import parse_workload_xcom, resolve_target
 
 RESULT = {"name": "llama", "namespace": "ml", "served_model_name": "m", "owner": "d/t/r"}
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
+from airflow_provider_hfinfer.checks.placement import ACTIVE_PODS_FIELD_SELECTOR, pool_selector
 from airflow_provider_hfinfer.exceptions import KubeAPIError, PartialApplyError
 from airflow_provider_hfinfer.kube import resources as res
 from airflow_provider_hfinfer.kube.requests import (
@@ -21,19 +22,18 @@ from airflow_provider_hfinfer.kube.requests import (
     plan_delete,
     plan_get,
     plan_list,
+    plan_log,
     plan_merge_patch,
+    plan_proxy,
 )
-from airflow_provider_hfinfer.placement import ACTIVE_PODS_FIELD_SELECTOR, pool_selector
-from airflow_provider_hfinfer.render.metadata import workload_selector
+from airflow_provider_hfinfer.kube.snapshot import workload_snapshot
 from airflow_provider_hfinfer.render.options import RenderOptions
+from airflow_provider_hfinfer.spec.names import object_ref, workload_selector
 
 if TYPE_CHECKING:
     from airflow_provider_hfinfer.kube.client import KubeClient, RetryPolicy
 
-
-def object_ref(manifest: Mapping[str, Any]) -> str:
-    """``Kind/name`` of a manifest, for messages."""
-    return f"{manifest['kind']}/{manifest['metadata']['name']}"
+__all__ = ["HFInferenceHook", "object_ref"]
 
 
 class HFInferenceHook(BaseHook):
@@ -44,7 +44,8 @@ class HFInferenceHook(BaseHook):
     e.g. ``hfinfer_prometheus_url``, ``hfinfer_jwt_issuer``,
     ``hfinfer_node_pool_label_key``, ``hfinfer_default_image``.
 
-    :param kubernetes_conn_id: The Airflow Kubernetes connection (the cluster).
+    Args:
+        kubernetes_conn_id: The Airflow Kubernetes connection (the cluster).
     """
 
     conn_name_attr = "kubernetes_conn_id"
@@ -55,7 +56,6 @@ class HFInferenceHook(BaseHook):
     def __init__(self, kubernetes_conn_id: str = default_conn_name) -> None:
         super().__init__()
         self.kubernetes_conn_id = kubernetes_conn_id
-        self.retry_policy: RetryPolicy | None = None
 
     @cached_property
     def kube_hook(self) -> Any:
@@ -69,7 +69,7 @@ class HFInferenceHook(BaseHook):
         """The request executor over the connection's API client."""
         from airflow_provider_hfinfer.kube.client import KubeClient
 
-        return KubeClient(self.kube_hook.api_client, retry=self.retry_policy)
+        return KubeClient(self.kube_hook.api_client)
 
     def connection_extras(self) -> dict[str, Any]:
         """The connection's extra dict (empty when the connection has none)."""
@@ -81,9 +81,15 @@ class HFInferenceHook(BaseHook):
         return RenderOptions.from_extras(self.connection_extras(), overrides)
 
     def apply(
-        self, manifests: Sequence[dict[str, Any]], *, dry_run: bool = False
+        self,
+        manifests: Sequence[dict[str, Any]],
+        *,
+        dry_run: bool = False,
+        retry: RetryPolicy | None = None,
     ) -> list[dict[str, Any]]:
         """Server-side apply each manifest in order with one field manager.
+
+        ``retry`` is this call's retry policy (default: the client's).
 
         Returns:
             The objects as the API server returned them.
@@ -96,7 +102,7 @@ class HFInferenceHook(BaseHook):
         applied: list[dict[str, Any]] = []
         for manifest in manifests:
             try:
-                applied.append(self.client.send(plan_apply(manifest, dry_run=dry_run)))
+                applied.append(self.client.send(plan_apply(manifest, dry_run=dry_run), retry))
             except KubeAPIError as err:
                 if not applied:
                     raise
@@ -125,12 +131,13 @@ class HFInferenceHook(BaseHook):
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> list[dict[str, Any]]:
         """List objects of one kind (all namespaces when ``namespace`` is None)."""
         request = plan_list(
             resource, namespace, label_selector=label_selector, field_selector=field_selector
         )
-        return self.client.list_items(request)
+        return self.client.list_items(request, retry)
 
     def list_workload_objects(
         self, name: str, namespace: str, kinds: Iterable[res.Resource] = res.WORKLOAD_KINDS
@@ -149,45 +156,29 @@ class HFInferenceHook(BaseHook):
     def workload_snapshot(self, name: str, namespace: str) -> dict[str, Any]:
         """What the readiness model reads: Deployment, ReplicaSets, pods, events, scaler."""
         selector = workload_selector(name)
-        scaler = self.get("keda.sh/v1alpha1", "ScaledObject", name, namespace) or self.get(
-            "http.keda.sh/v1alpha1", "HTTPScaledObject", name, namespace
+        scaler = self.client.get_or_none(
+            plan_get(res.SCALED_OBJECT, name, namespace)
+        ) or self.client.get_or_none(plan_get(res.HTTP_SCALED_OBJECT, name, namespace))
+        return workload_snapshot(
+            name,
+            deployment=self.client.get_or_none(plan_get(res.DEPLOYMENT, name, namespace)),
+            replica_sets=self.list_objects(res.REPLICA_SET, namespace, label_selector=selector),
+            pods=self.list_objects(res.POD, namespace, label_selector=selector),
+            events=self.list_objects(res.EVENT, namespace),
+            scaler=scaler,
         )
-        return {
-            "deployment": self.get("apps/v1", "Deployment", name, namespace),
-            "replica_sets": self.list_objects(res.REPLICA_SET, namespace, label_selector=selector),
-            "pods": self.list_objects(res.POD, namespace, label_selector=selector),
-            "events": self.list_objects(res.EVENT, namespace),
-            "scaler": scaler,
-        }
 
     def service_proxy_get(
         self, service: str, namespace: str, path: str, *, port: str = "http", timeout: float = 10
     ) -> tuple[int, bytes]:
         """GET ``path`` on a Service through the API server's service proxy.
 
-        Works from outside the cluster (``/api/v1/namespaces/{ns}/services/
-        {service}:{port}/proxy/{path}``). The body is read raw: the client would
-        otherwise try to decode a text answer as a model.
-
         Returns:
             ``(HTTP status, body)``; status 0 when no answer came.
         """
-        from kubernetes import client
-        from kubernetes.client.exceptions import ApiException
-
-        api = client.CoreV1Api(self.kube_hook.api_client)
-        try:
-            response = api.connect_get_namespaced_service_proxy_with_path(
-                f"{service}:{port}",
-                namespace,
-                path.lstrip("/"),
-                _preload_content=False,
-                _request_timeout=timeout,
-            )
-        except ApiException as err:
-            body = err.body if isinstance(err.body, bytes) else str(err.body or "").encode()
-            return int(err.status or 0), body
-        return int(response.status), bytes(response.data)
+        return self.client.exchange(
+            plan_proxy(service, namespace, path, port=port), timeout=timeout
+        )
 
     def service_proxy_post(
         self,
@@ -201,51 +192,18 @@ class HFInferenceHook(BaseHook):
     ) -> tuple[int, bytes]:
         """POST a JSON ``body`` to ``path`` on a Service through the API server's proxy.
 
-        The generated client has no body parameter for proxy POSTs, so the
-        request goes through the API client's ``call_api`` with the
-        connection's credentials. RBAC: ``create`` on ``services/proxy``.
+        RBAC: ``create`` on ``services/proxy``.
 
         Returns:
             ``(HTTP status, body)``; status 0 when no answer came.
         """
-        from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError
-
-        api_client = self.kube_hook.api_client
-        resource = f"/api/v1/namespaces/{{namespace}}/services/{{name}}/proxy/{path.lstrip('/')}"
-        try:
-            response = api_client.call_api(
-                resource,
-                "POST",
-                path_params={"namespace": namespace, "name": f"{service}:{port}"},
-                header_params={"Content-Type": "application/json", "Accept": "application/json"},
-                body=dict(body),
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=timeout,
-            )
-            return int(response.status), bytes(response.data)
-        except ApiException as err:
-            answer = err.body if isinstance(err.body, bytes) else str(err.body or "").encode()
-            return int(err.status or 0), answer
-        except (HTTPError, OSError):
-            # Refused, reset or timed out, also while reading the answer.
-            return 0, b""
+        request = plan_proxy(service, namespace, path, port=port, body=dict(body))
+        return self.client.exchange(request, timeout=timeout)
 
     def pod_log_tail(self, pod: str, namespace: str, lines: int = 20) -> str | None:
         """The last ``lines`` lines of a pod's log; None when it cannot be read."""
-        from kubernetes import client
-        from kubernetes.client.exceptions import ApiException
-
-        api = client.CoreV1Api(self.kube_hook.api_client)
-        try:
-            response = api.read_namespaced_pod_log(
-                pod, namespace, tail_lines=lines, _preload_content=False, _request_timeout=10
-            )
-        except ApiException:
-            return None
-        return bytes(response.data).decode(errors="replace")
+        status, body = self.client.exchange(plan_log(pod, namespace, tail_lines=lines))
+        return body.decode(errors="replace") if status == 200 else None
 
     def list_pool_nodes(self, label_key: str, pools: Sequence[str]) -> list[dict[str, Any]]:
         """Nodes of the listed node pools, cluster-wide (selector ``key in (pools)``)."""
@@ -285,6 +243,8 @@ class HFInferenceHook(BaseHook):
         label_selector: str,
         namespaces: Sequence[str] | None = None,
         kinds: Iterable[res.Resource] = res.WORKLOAD_KINDS,
+        *,
+        retry: RetryPolicy | None = None,
     ) -> list[dict[str, Any]]:
         """Objects of several kinds matching one label selector, ``kind`` set on each.
 
@@ -295,7 +255,10 @@ class HFInferenceHook(BaseHook):
         found: list[dict[str, Any]] = []
         for resource in kinds:
             for namespace in scopes:
-                for item in self.list_objects(resource, namespace, label_selector=label_selector):
+                listed = self.list_objects(
+                    resource, namespace, label_selector=label_selector, retry=retry
+                )
+                for item in listed:
                     item.setdefault("apiVersion", resource.api_version)
                     item.setdefault("kind", resource.kind)
                     found.append(item)

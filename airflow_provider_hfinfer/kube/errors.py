@@ -17,6 +17,7 @@ from airflow_provider_hfinfer.exceptions import (
     InvalidObjectError,
     KubeAPIError,
     NamespaceNotFoundError,
+    WatchExpiredError,
 )
 from airflow_provider_hfinfer.kube.requests import KubeRequest
 
@@ -82,6 +83,11 @@ def error_for(request: KubeRequest, status: int, body: str | bytes | None) -> Ku
             f"the Kubernetes identity of the connection may not {request.verb} "
             f"{request.resource.label} {where}: {who}. Grant it with deploy/rbac.yaml "
             "(a Role bound to the Airflow service account) or use another connection",
+            **common,
+        )
+    if status == 410:
+        return WatchExpiredError(
+            f"{request.describe()}: resourceVersion expired ({server or 'Gone'}); list again",
             **common,
         )
     if (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_hfinfer.kube.resources import Resource, resource_for
+from airflow_provider_hfinfer.kube.resources import POD, SERVICE, Resource, resource_for
 
 FIELD_MANAGER = "airflow-provider-hfinfer"
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -36,8 +36,11 @@ class KubeRequest:
             the patch for a merge patch, ``None`` for reads and deletes.
         content_type: The ``Content-Type`` header of ``body``, which selects
             the kind of patch (apply or merge); ``None`` when nothing is sent.
-        verb: The RBAC verb the call needs (``get``, ``list``, ``patch``,
-            ``delete``), used in logs and in access-denied messages.
+        verb: The RBAC verb the call needs (``get``, ``list``, ``watch``, ``patch``,
+            ``create``, ``delete``), used in logs and in access-denied messages.
+        subresource: The subresource addressed (``proxy``, ``log``); ``None`` for
+            the object or collection itself.
+        accept: The ``Accept`` header (JSON, except for raw reads such as logs).
     """
 
     method: str
@@ -49,16 +52,42 @@ class KubeRequest:
     body: Any = None
     content_type: str | None = None
     verb: str = field(default="get")
+    subresource: str | None = None
+    accept: str = "application/json"
 
     @property
     def is_write(self) -> bool:
         """Whether the call changes state on the server."""
         return self.method in ("POST", "PUT", "PATCH", "DELETE")
 
+    def call_arguments(self, timeout: float) -> dict[str, Any]:
+        """The keyword arguments of ``ApiClient.call_api`` for this call, raw answer.
+
+        One mapping for the sync (``kubernetes``) and async (``kubernetes_asyncio``)
+        clients, whose ``call_api`` take the same keywords.
+        """
+        headers = {"Accept": self.accept}
+        if self.content_type:
+            headers["Content-Type"] = self.content_type
+        return {
+            "resource_path": self.path,
+            "method": self.method,
+            "query_params": list(self.query),
+            "header_params": headers,
+            "body": self.body,
+            "auth_settings": ["BearerToken"],
+            "_preload_content": False,
+            "_return_http_data_only": True,
+            "_request_timeout": timeout,
+        }
+
     def describe(self) -> str:
         """Short text for logs: ``patch deployments.apps team-a/llama``."""
         where = "/".join(part for part in (self.namespace, self.name) if part)
-        return f"{self.verb} {self.resource.label} {where}".rstrip()
+        label = self.resource.label
+        if self.subresource:
+            label = f"{self.resource.plural}/{self.subresource}"
+        return f"{self.verb} {label} {where}".rstrip()
 
 
 def plan_apply(
@@ -141,4 +170,69 @@ def plan_delete(
         name,
         tuple(query),
         verb="delete",
+    )
+
+
+def plan_watch(
+    resource: Resource,
+    namespace: str | None,
+    *,
+    resource_version: str,
+    timeout_seconds: int,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+) -> KubeRequest:
+    """Plan a watch of one kind from ``resource_version`` (bookmarks on), ending server-side."""
+    listed = plan_list(
+        resource, namespace, label_selector=label_selector, field_selector=field_selector
+    )
+    query = (
+        *listed.query,
+        ("watch", "true"),
+        ("resourceVersion", resource_version),
+        ("timeoutSeconds", str(timeout_seconds)),
+        ("allowWatchBookmarks", "true"),
+    )
+    return KubeRequest("GET", listed.path, resource, namespace, None, query, verb="watch")
+
+
+def plan_proxy(
+    service: str,
+    namespace: str,
+    path: str,
+    *,
+    port: str = "http",
+    body: dict[str, Any] | None = None,
+) -> KubeRequest:
+    """Plan a call to ``path`` on a Service through the API server's service proxy.
+
+    Works from outside the cluster (``/api/v1/namespaces/{ns}/services/{service}:
+    {port}/proxy/{path}``); a ``body`` makes it a JSON POST (RBAC ``create`` on
+    ``services/proxy``), otherwise a GET (``get``).
+    """
+    target = f"{service}:{port}"
+    return KubeRequest(
+        "POST" if body is not None else "GET",
+        f"{SERVICE.path(namespace, target)}/proxy/{path.lstrip('/')}",
+        SERVICE,
+        namespace,
+        target,
+        body=body,
+        content_type="application/json" if body is not None else None,
+        verb="create" if body is not None else "get",
+        subresource="proxy",
+    )
+
+
+def plan_log(pod: str, namespace: str, *, tail_lines: int) -> KubeRequest:
+    """Plan reading the last ``tail_lines`` lines of a pod's log (RBAC ``get pods/log``)."""
+    return KubeRequest(
+        "GET",
+        f"{POD.path(namespace, pod)}/log",
+        POD,
+        namespace,
+        pod,
+        (("tailLines", str(tail_lines)),),
+        subresource="log",
+        accept="*/*",
     )

@@ -40,8 +40,9 @@ class HFInferenceEndpointLink(BaseOperatorLink):
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         """Return the ``endpoint_url`` the task pushed to XCom, or ``""``.
 
-        :param operator: The create operator the link belongs to.
-        :param ti_key: The task instance whose XCom is read.
+        Args:
+            operator: The create operator the link belongs to.
+            ti_key: The task instance whose XCom is read.
         """
         from airflow.sdk.execution_time.xcom import XCom
 

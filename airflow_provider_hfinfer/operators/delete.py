@@ -26,13 +26,14 @@ class HFInferenceDeleteOperator(BaseOperator):
     Succeeds when the workload is already gone. Objects with the same name that
     this provider does not manage are never touched.
 
-    :param name: The workload name (templated; e.g. from the create task's XCom).
-    :param namespace: The project's namespace (templated).
-    :param kubernetes_conn_id: The Airflow Kubernetes connection.
-    :param wait_for_pods: Wait until the workload's pods are gone.
-    :param timeout: Seconds to wait for the pods.
-    :param poll_interval: Seconds between pod checks.
-    :param dry_run: Only log which objects would be deleted; contacts no cluster.
+    Args:
+        name: The workload name (templated; e.g. from the create task's XCom).
+        namespace: The project's namespace (templated).
+        kubernetes_conn_id: The Airflow Kubernetes connection.
+        wait_for_pods: Wait until the workload's pods are gone.
+        timeout: Seconds to wait for the pods.
+        poll_interval: Seconds between pod checks.
+        dry_run: Only log which objects would be deleted; contacts no cluster.
     """
 
     template_fields: Sequence[str] = ("name", "namespace", "kubernetes_conn_id")

@@ -7,13 +7,11 @@ an Airflow connection), repeating requests while the server is still starting
 (bounded by ``warmup_timeout``), running several requests at once, checking
 the answers (non-empty, optionally matching a pattern), and the XCom result.
 Bodies, answer parsing and failure messages live in
-:mod:`airflow_provider_hfinfer.completions`.
+:mod:`airflow_provider_hfinfer.serving.completions`.
 """
 
 from __future__ import annotations
 
-import ast
-import json
 import re
 import threading
 import time
@@ -24,10 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_hfinfer.completions import (
+from airflow_provider_hfinfer.deploy.target import resolve_target
+from airflow_provider_hfinfer.exceptions import InferenceRequestError
+from airflow_provider_hfinfer.hooks.inference import HFInferenceHook
+from airflow_provider_hfinfer.serving.completions import (
     Api,
-    Generation,
     Reply,
+    check_answers,
     check_api,
     check_extra_body,
     failure,
@@ -36,11 +37,10 @@ from airflow_provider_hfinfer.completions import (
     latency_summary,
     parse_reply,
     plan_batches,
+    prompt_list,
     request_body,
 )
-from airflow_provider_hfinfer.exceptions import InferenceRequestError
-from airflow_provider_hfinfer.hooks.inference import HFInferenceHook
-from airflow_provider_hfinfer.target import resolve_target
+from airflow_provider_hfinfer.serving.http import url_exchange
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -52,56 +52,6 @@ CANCELLED = "Cancelled"
 """Reason of a request not sent because another one failed (never the task's error)."""
 RETRY_AFTER_SERVING_SECONDS = 30.0
 """Once the model answered, how long one request keeps retrying a transient failure."""
-
-
-class _NoRedirects:
-    """An opener that follows no redirect: a bearer token must not travel to another host."""
-
-    @staticmethod
-    def opener() -> Any:
-        import urllib.request
-
-        class Refuse(urllib.request.HTTPRedirectHandler):
-            def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-                return None  # urllib then raises HTTPError with the 3xx status
-
-        return urllib.request.build_opener(Refuse)
-
-
-def _url_post(
-    url: str, body: Mapping[str, Any], headers: Mapping[str, str], timeout: float
-) -> tuple[int, bytes]:
-    import http.client
-    import urllib.error
-    import urllib.request
-
-    data = json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="POST")  # noqa: S310 - user's URL
-    request.add_header("Content-Type", "application/json")
-    for key, value in headers.items():
-        request.add_header(key, value)
-    try:
-        with _NoRedirects.opener().open(request, timeout=timeout) as answer:
-            return int(answer.status), bytes(answer.read())
-    except urllib.error.HTTPError as err:
-        return int(err.code), err.read() or b""
-    except (urllib.error.URLError, http.client.HTTPException, OSError):
-        return 0, b""
-
-
-def _as_prompt_list(rendered: Any, was_template: bool) -> list[Any]:
-    """The prompts as a list; a template that rendered a list to text is read back."""
-    if not isinstance(rendered, str):
-        return list(rendered)
-    if was_template and rendered.lstrip().startswith("["):
-        for parse in (json.loads, ast.literal_eval):
-            try:
-                parsed = parse(rendered)
-            except (ValueError, SyntaxError):
-                continue
-            if isinstance(parsed, list):
-                return parsed
-    return [rendered]
 
 
 class HFInferenceRequestOperator(BaseOperator):
@@ -134,36 +84,37 @@ class HFInferenceRequestOperator(BaseOperator):
     ``finish_reason`` per prompt, in prompt order), ``usage`` (prompt and
     completion tokens) and ``latency_ms`` (``p50``, ``p95``, ``max``).
 
-    :param prompts: The prompts (templated); a single string is one prompt, and a
-        template that renders a list (``"{{ ti.xcom_pull(...) }}"``) is read back
-        as that list.
-    :param name: The workload name (templated); or use ``workload_xcom``.
-    :param namespace: Its namespace (templated).
-    :param workload_xcom: The create operator's (or readiness sensor's) XCom,
-        e.g. ``deploy.output``; gives name, namespace, served model name and URL.
-    :param served_model_name: The model name to ask for (default: from
-        ``workload_xcom``, else the workload name).
-    :param api: ``completions`` (default) or ``chat``.
-    :param max_tokens: Tokens to generate per prompt.
-    :param temperature: Sampling temperature (0: greedy, repeatable answers).
-    :param extra_body: More OpenAI/vLLM request fields (templated), e.g.
-        ``{"stop": ["###"], "top_p": 0.9}``; may not set what the operator sets.
-    :param expect: A regular expression every generated text must match
-        (``re.search``); the task fails naming the prompt index when one does not.
-    :param allow_empty: Accept empty generated text (default: an empty answer fails).
-    :param via: ``proxy`` (default: the Service through the Kubernetes API
-        server, works from outside the cluster) or ``url``.
-    :param endpoint_url: Base URL for ``via="url"`` (templated; default: the
-        ``endpoint_url`` in ``workload_xcom``), with or without ``/v1``.
-    :param auth_conn_id: Airflow connection whose password is a bearer token for
-        endpoints with restricted access (``via="url"`` only: the API server
-        does not forward an ``Authorization`` header).
-    :param kubernetes_conn_id: The Airflow Kubernetes connection (``via="proxy"``).
-    :param batch_size: Prompts per ``/v1/completions`` request.
-    :param max_concurrency: Requests in flight at once.
-    :param request_timeout: Seconds one request may take.
-    :param warmup_timeout: Seconds to keep repeating requests answered "not ready".
-    :param dry_run: Log what would be sent; send nothing.
+    Args:
+        prompts: The prompts (templated); a single string is one prompt, and a
+            template that renders a list (``"{{ ti.xcom_pull(...) }}"``) is read back
+            as that list.
+        name: The workload name (templated); or use ``workload_xcom``.
+        namespace: Its namespace (templated).
+        workload_xcom: The create operator's (or readiness sensor's) XCom,
+            e.g. ``deploy.output``; gives name, namespace, served model name and URL.
+        served_model_name: The model name to ask for (default: from
+            ``workload_xcom``, else the workload name).
+        api: ``completions`` (default) or ``chat``.
+        max_tokens: Tokens to generate per prompt.
+        temperature: Sampling temperature (0: greedy, repeatable answers).
+        extra_body: More OpenAI/vLLM request fields (templated), e.g.
+            ``{"stop": ["###"], "top_p": 0.9}``; may not set what the operator sets.
+        expect: A regular expression every generated text must match
+            (``re.search``); the task fails naming the prompt index when one does not.
+        allow_empty: Accept empty generated text (default: an empty answer fails).
+        via: ``proxy`` (default: the Service through the Kubernetes API
+            server, works from outside the cluster) or ``url``.
+        endpoint_url: Base URL for ``via="url"`` (templated; default: the
+            ``endpoint_url`` in ``workload_xcom``), with or without ``/v1``.
+        auth_conn_id: Airflow connection whose password is a bearer token for
+            endpoints with restricted access (``via="url"`` only: the API server
+            does not forward an ``Authorization`` header).
+        kubernetes_conn_id: The Airflow Kubernetes connection (``via="proxy"``).
+        batch_size: Prompts per ``/v1/completions`` request.
+        max_concurrency: Requests in flight at once.
+        request_timeout: Seconds one request may take.
+        warmup_timeout: Seconds to keep repeating requests answered "not ready".
+        dry_run: Log what would be sent; send nothing.
     """
 
     template_fields: Sequence[str] = (
@@ -272,7 +223,7 @@ class HFInferenceRequestOperator(BaseOperator):
                 "via='url' with the create operator's XCom, from a worker that reaches the "
                 "interceptor"
             )
-        prompts = _as_prompt_list(self.prompts, self._prompts_is_template)
+        prompts = prompt_list(self.prompts, self._prompts_is_template)
         bad = [i for i, prompt in enumerate(prompts) if not isinstance(prompt, str)]
         if bad:
             raise ValueError(f"prompts[{bad[0]}] is not a string: give prompts as a list of text")
@@ -308,7 +259,9 @@ class HFInferenceRequestOperator(BaseOperator):
             headers["Authorization"] = f"Bearer {token}"
 
         def via_url(path: str, body: Mapping[str, Any]) -> tuple[int, bytes]:
-            return _url_post(f"{base}{path}", body, headers, self.request_timeout)
+            return url_exchange(
+                f"{base}{path}", body=body, headers=headers, timeout=self.request_timeout
+            )
 
         return via_url, base
 
@@ -377,22 +330,6 @@ class HFInferenceRequestOperator(BaseOperator):
             raise error
         return parse_reply(self.api, answer, indexes, where=where), elapsed_ms
 
-    def _check(self, generations: Sequence[Generation]) -> None:
-        for generation in generations:
-            if not generation.text.strip() and not self.allow_empty:
-                raise InferenceRequestError(
-                    f"prompt {generation.index} got an empty answer (finish_reason "
-                    f"{generation.finish_reason}): raise max_tokens, check the prompt, or "
-                    "set allow_empty=True",
-                    reason="EmptyAnswer",
-                )
-            if self.expect is not None and not re.search(self.expect, generation.text):
-                raise InferenceRequestError(
-                    f"the answer to prompt {generation.index} does not match expect "
-                    f"({self.expect!r}); the model or its revision may be wrong",
-                    reason="UnexpectedAnswer",
-                )
-
     def execute(self, context: Context) -> dict[str, Any]:
         """Send every prompt; fail with the cause on a final error or a failed check."""
         from airflow.sdk.exceptions import AirflowException, AirflowFailException
@@ -456,7 +393,7 @@ class HFInferenceRequestOperator(BaseOperator):
             summary["max"],
         )
         try:
-            self._check(generations)
+            check_answers(generations, allow_empty=self.allow_empty, expect=self.expect)
         except InferenceRequestError as err:
             err.name, err.namespace = name, namespace
             raise AirflowFailException(str(err)) from err

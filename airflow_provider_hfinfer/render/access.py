@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_hfinfer.exceptions import RenderError
+from airflow_provider_hfinfer.render.context import Stamp
 from airflow_provider_hfinfer.render.metadata import object_meta, selector_labels
 from airflow_provider_hfinfer.render.options import RenderOptions
 from airflow_provider_hfinfer.spec import InferenceWorkload
@@ -65,7 +66,7 @@ def _principal_rules(workload: InferenceWorkload, options: RenderOptions) -> lis
 
 
 def render_access(
-    workload: InferenceWorkload, namespace: str, options: RenderOptions, digest: str
+    workload: InferenceWorkload, namespace: str, options: RenderOptions, stamp: Stamp
 ) -> list[dict[str, Any]]:
     """Render the Istio objects for the endpoint access mode (none when public)."""
     if workload.endpoint_access.mode == "public":
@@ -89,13 +90,13 @@ def render_access(
         {
             "apiVersion": ISTIO_API,
             "kind": "RequestAuthentication",
-            "metadata": object_meta(f"{workload.name}-jwt", namespace, workload, digest),
+            "metadata": object_meta(f"{workload.name}-jwt", namespace, workload, stamp),
             "spec": {"selector": _selector(workload), "jwtRules": [_jwt_rule(options)]},
         },
         {
             "apiVersion": ISTIO_API,
             "kind": "AuthorizationPolicy",
-            "metadata": object_meta(f"{workload.name}-access", namespace, workload, digest),
+            "metadata": object_meta(f"{workload.name}-access", namespace, workload, stamp),
             "spec": {"selector": _selector(workload), "action": "ALLOW", "rules": rules},
         },
     ]

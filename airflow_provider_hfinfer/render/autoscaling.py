@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_hfinfer.render.context import Stamp
 from airflow_provider_hfinfer.render.deployment import number_text, startup_window_seconds
 from airflow_provider_hfinfer.render.metadata import object_meta, service_host
 from airflow_provider_hfinfer.render.options import RenderOptions
@@ -60,7 +61,7 @@ def prometheus_query(workload: InferenceWorkload, namespace: str, options: Rende
 
 
 def render_scaled_object(
-    workload: InferenceWorkload, namespace: str, options: RenderOptions, digest: str
+    workload: InferenceWorkload, namespace: str, options: RenderOptions, stamp: Stamp
 ) -> dict[str, Any]:
     """Render the KEDA ScaledObject with one Prometheus trigger."""
     autoscaling = workload.autoscaling
@@ -69,7 +70,7 @@ def render_scaled_object(
     return {
         "apiVersion": KEDA_API,
         "kind": "ScaledObject",
-        "metadata": object_meta(workload.name, namespace, workload, digest),
+        "metadata": object_meta(workload.name, namespace, workload, stamp),
         "spec": {
             "scaleTargetRef": {
                 "apiVersion": "apps/v1",
@@ -100,7 +101,7 @@ def render_scaled_object(
 
 
 def render_http_scaled_object(
-    workload: InferenceWorkload, namespace: str, options: RenderOptions, digest: str
+    workload: InferenceWorkload, namespace: str, options: RenderOptions, stamp: Stamp
 ) -> dict[str, Any]:
     """Render the KEDA HTTP add-on HTTPScaledObject (scale-to-zero)."""
     autoscaling, idle = workload.autoscaling, workload.scale_to_zero
@@ -117,7 +118,7 @@ def render_http_scaled_object(
     return {
         "apiVersion": KEDA_HTTP_API,
         "kind": "HTTPScaledObject",
-        "metadata": object_meta(workload.name, namespace, workload, digest),
+        "metadata": object_meta(workload.name, namespace, workload, stamp),
         "spec": {
             "hosts": [service_host(workload, namespace, options)],
             "scaleTargetRef": {
@@ -137,11 +138,11 @@ def render_http_scaled_object(
 
 
 def render_scaler(
-    workload: InferenceWorkload, namespace: str, options: RenderOptions, digest: str
+    workload: InferenceWorkload, namespace: str, options: RenderOptions, stamp: Stamp
 ) -> dict[str, Any] | None:
     """Render the workload's single scaler, or None for a fixed replica count."""
     if workload.autoscaling is None:
         return None
     if workload.scale_to_zero is not None:
-        return render_http_scaled_object(workload, namespace, options, digest)
-    return render_scaled_object(workload, namespace, options, digest)
+        return render_http_scaled_object(workload, namespace, options, stamp)
+    return render_scaled_object(workload, namespace, options, stamp)

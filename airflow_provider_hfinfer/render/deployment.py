@@ -13,11 +13,18 @@ from decimal import Decimal
 from typing import Any
 
 from airflow_provider_hfinfer.render import metadata as md
+from airflow_provider_hfinfer.render.context import Stamp
 from airflow_provider_hfinfer.render.options import RenderOptions
-from airflow_provider_hfinfer.render.scheduling import render_affinity, render_tolerations
+from airflow_provider_hfinfer.render.records import spec_record
+from airflow_provider_hfinfer.render.scheduling import (
+    pin_to_pool,
+    render_affinity,
+    render_tolerations,
+)
 from airflow_provider_hfinfer.spec import InferenceWorkload
 from airflow_provider_hfinfer.spec.kube_syntax import format_bytes, parse_quantity
 from airflow_provider_hfinfer.spec.models import SCRAPE_ANNOTATIONS
+from airflow_provider_hfinfer.spec.names import APPLIED_SPEC_ANNOTATION, PREVIOUS_SPEC_ANNOTATION
 
 CACHE_MOUNT = "/models"
 HF_HOME = f"{CACHE_MOUNT}/huggingface"
@@ -181,8 +188,13 @@ def render_container(workload: InferenceWorkload, options: RenderOptions) -> dic
     }
 
 
-def render_pod_spec(workload: InferenceWorkload, options: RenderOptions) -> dict[str, Any]:
-    """Render the pod spec: container, volumes and scheduling rules."""
+def render_pod_spec(
+    workload: InferenceWorkload, options: RenderOptions, pinned_pool: str | None = None
+) -> dict[str, Any]:
+    """Render the pod spec: container, volumes and scheduling rules.
+
+    ``pinned_pool`` (strict node-pool order) narrows the node-pool rule to that pool.
+    """
     pod: dict[str, Any] = {
         "containers": [render_container(workload, options)],
         "volumes": _volumes(workload, options),
@@ -193,6 +205,8 @@ def render_pod_spec(workload: InferenceWorkload, options: RenderOptions) -> dict
         "terminationGracePeriodSeconds": 60,
     }
     affinity = render_affinity(workload, options)
+    if pinned_pool:
+        affinity = pin_to_pool(affinity, pinned_pool, options)
     if affinity:
         pod["affinity"] = affinity
     tolerations = render_tolerations(workload, options)
@@ -202,7 +216,7 @@ def render_pod_spec(workload: InferenceWorkload, options: RenderOptions) -> dict
 
 
 def render_deployment(
-    workload: InferenceWorkload, namespace: str, options: RenderOptions, digest: str
+    workload: InferenceWorkload, namespace: str, options: RenderOptions, stamp: Stamp
 ) -> dict[str, Any]:
     """Render the Deployment.
 
@@ -223,7 +237,7 @@ def render_deployment(
                 "labels": md.provider_labels(workload),
                 "annotations": _pod_annotations(workload, options),
             },
-            "spec": render_pod_spec(workload, options),
+            "spec": render_pod_spec(workload, options, stamp.context.pinned_pool),
         },
     }
     if not workload.autoscaled:
@@ -231,6 +245,17 @@ def render_deployment(
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": md.object_meta(workload.name, namespace, workload, digest),
+        "metadata": _deployment_meta(workload, namespace, stamp),
         "spec": spec,
     }
+
+
+def _deployment_meta(workload: InferenceWorkload, namespace: str, stamp: Stamp) -> dict[str, Any]:
+    """The Deployment's metadata, with the spec records its context asks for."""
+    meta = md.object_meta(workload.name, namespace, workload, stamp)
+    context = stamp.context
+    if context.record_spec:
+        meta["annotations"][APPLIED_SPEC_ANNOTATION] = spec_record(workload)
+    if context.previous is not None:
+        meta["annotations"][PREVIOUS_SPEC_ANNOTATION] = spec_record(context.previous)
+    return meta

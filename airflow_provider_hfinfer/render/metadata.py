@@ -11,18 +11,39 @@ import hashlib
 import json
 from typing import Any
 
-from airflow_provider_hfinfer import PACKAGE_NAME
+from airflow_provider_hfinfer.render.context import Stamp
 from airflow_provider_hfinfer.render.options import RenderOptions
-from airflow_provider_hfinfer.spec import PROVIDER_PREFIX, InferenceWorkload
+from airflow_provider_hfinfer.spec import InferenceWorkload
 from airflow_provider_hfinfer.spec.models import VLLM_PORT
+from airflow_provider_hfinfer.spec.names import (
+    COMPONENT_LABEL,
+    INSTANCE_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    MODEL_ANNOTATION,
+    NAME_LABEL,
+    OWNER_ANNOTATION,
+    REVISION_ANNOTATION,
+    SPEC_HASH_ANNOTATION,
+    TTL_ANNOTATION,
+    WORKLOAD_LABEL,
+    workload_selector,
+)
 
-WORKLOAD_LABEL = f"{PROVIDER_PREFIX}/workload"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = PACKAGE_NAME
-SPEC_HASH_ANNOTATION = f"{PROVIDER_PREFIX}/spec-hash"
-MODEL_ANNOTATION = f"{PROVIDER_PREFIX}/model"
-REVISION_ANNOTATION = f"{PROVIDER_PREFIX}/revision"
-TTL_ANNOTATION = f"{PROVIDER_PREFIX}/auto-delete-after"
+__all__ = [
+    "MANAGED_BY",
+    "MANAGED_BY_LABEL",
+    "SPEC_HASH_ANNOTATION",
+    "TTL_ANNOTATION",
+    "WORKLOAD_LABEL",
+    "object_meta",
+    "provider_labels",
+    "selector_labels",
+    "service_host",
+    "spec_hash",
+    "workload_selector",
+]
+
 CONTAINER_NAME = "vllm"
 CONTAINER_PORT = VLLM_PORT
 
@@ -50,18 +71,13 @@ def selector_labels(workload: InferenceWorkload) -> dict[str, str]:
     return {WORKLOAD_LABEL: workload.name}
 
 
-def workload_selector(name: str) -> str:
-    """Label selector string that finds every object of a workload this provider made."""
-    return f"{WORKLOAD_LABEL}={name},{MANAGED_BY_LABEL}={MANAGED_BY}"
-
-
 def provider_labels(workload: InferenceWorkload) -> dict[str, str]:
     """The user's labels plus the provider's own ``app.kubernetes.io/*`` labels."""
     return {
         **workload.labels,
-        "app.kubernetes.io/name": "vllm",
-        "app.kubernetes.io/instance": workload.name,
-        "app.kubernetes.io/component": "inference-server",
+        NAME_LABEL: "vllm",
+        INSTANCE_LABEL: workload.name,
+        COMPONENT_LABEL: "inference-server",
         MANAGED_BY_LABEL: MANAGED_BY,
         WORKLOAD_LABEL: workload.name,
     }
@@ -82,29 +98,31 @@ def spec_hash(workload: InferenceWorkload, namespace: str, options: RenderOption
     return hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
 
-def object_annotations(workload: InferenceWorkload, digest: str) -> dict[str, str]:
+def object_annotations(workload: InferenceWorkload, stamp: Stamp) -> dict[str, str]:
     """The user's annotations plus the provider's bookkeeping annotations."""
     annotations = {
         **workload.annotations,
-        SPEC_HASH_ANNOTATION: digest,
+        SPEC_HASH_ANNOTATION: stamp.digest,
         MODEL_ANNOTATION: workload.model.id,
     }
     if workload.model.revision:
         annotations[REVISION_ANNOTATION] = workload.model.revision
     if workload.auto_delete_after is not None:
         annotations[TTL_ANNOTATION] = str(workload.auto_delete_after)
+    if stamp.context.owner:
+        annotations[OWNER_ANNOTATION] = stamp.context.owner
     return annotations
 
 
 def object_meta(
-    name: str, namespace: str, workload: InferenceWorkload, digest: str
+    name: str, namespace: str, workload: InferenceWorkload, stamp: Stamp
 ) -> dict[str, Any]:
     """``metadata`` for a top-level object of the workload."""
     return {
         "name": name,
         "namespace": namespace,
         "labels": provider_labels(workload),
-        "annotations": object_annotations(workload, digest),
+        "annotations": object_annotations(workload, stamp),
     }
 
 

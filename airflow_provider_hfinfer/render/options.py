@@ -28,31 +28,32 @@ EXTRA_PREFIX = "hfinfer_"
 class RenderOptions(BaseModel):
     """Settings of the target cluster, shared by every workload rendered for it.
 
-    :param default_image: vLLM image used when the workload names none.
-    :param prometheus_url: Prometheus that scrapes vLLM; KEDA queries it for autoscaling.
-    :param prometheus_namespace_label: Label carrying the pod namespace in Prometheus
-        series (None: scope queries by model name only).
-    :param jwt_issuer: Issuer of user tokens; required for non-public endpoint access.
-    :param jwks_uri: Where Istio fetches the issuer's keys (default: OIDC discovery).
-    :param jwt_audiences: Accepted token audiences (empty: any).
-    :param groups_claim: Token claim listing the user's groups.
-    :param user_claims: Token claims compared with the allowed users (any may match).
-    :param unauthenticated_paths: Paths reachable without a token (probes, metrics scraping).
-    :param node_pool_label_key: Node label naming the node pool.
-    :param node_type_label_key: Node label naming the node type.
-    :param gpu_memory_label_key: Node label with per-GPU memory in MiB (GPU feature
-        discovery); None turns the GPU memory node selection off.
-    :param gpu_resource_name: Extended resource name of a GPU.
-    :param tolerate_gpu_taint: Tolerate the common ``<gpu resource>:NoSchedule`` taint.
-    :param startup_timeout_seconds: How long a replica may load the model before it is
-        restarted (None: 15 minutes for 1 GPU, plus 5 per extra GPU, at most 30).
-    :param shm_size_per_gpu: ``/dev/shm`` size limit per GPU (tensor parallelism).
-    :param keda_polling_interval: Seconds between KEDA metric queries.
-    :param keda_cooldown_period: Seconds KEDA waits before scaling down.
-    :param http_interceptor_url: The KEDA HTTP add-on interceptor (scale-to-zero endpoint).
-    :param cluster_domain: The cluster's DNS domain.
-    :param prometheus_scrape_annotations: Add ``prometheus.io/*`` scrape annotations to pods.
-    :param service_port: Port of the workload's Service.
+    Attributes:
+        default_image: vLLM image used when the workload names none.
+        prometheus_url: Prometheus that scrapes vLLM; KEDA queries it for autoscaling.
+        prometheus_namespace_label: Label carrying the pod namespace in Prometheus
+            series (None: scope queries by model name only).
+        jwt_issuer: Issuer of user tokens; required for non-public endpoint access.
+        jwks_uri: Where Istio fetches the issuer's keys (default: OIDC discovery).
+        jwt_audiences: Accepted token audiences (empty: any).
+        groups_claim: Token claim listing the user's groups.
+        user_claims: Token claims compared with the allowed users (any may match).
+        unauthenticated_paths: Paths reachable without a token (probes, metrics scraping).
+        node_pool_label_key: Node label naming the node pool.
+        node_type_label_key: Node label naming the node type.
+        gpu_memory_label_key: Node label with per-GPU memory in MiB (GPU feature
+            discovery); None turns the GPU memory node selection off.
+        gpu_resource_name: Extended resource name of a GPU.
+        tolerate_gpu_taint: Tolerate the common ``<gpu resource>:NoSchedule`` taint.
+        startup_timeout_seconds: How long a replica may load the model before it is
+            restarted (None: 15 minutes for 1 GPU, plus 5 per extra GPU, at most 30).
+        shm_size_per_gpu: ``/dev/shm`` size limit per GPU (tensor parallelism).
+        keda_polling_interval: Seconds between KEDA metric queries.
+        keda_cooldown_period: Seconds KEDA waits before scaling down.
+        http_interceptor_url: The KEDA HTTP add-on interceptor (scale-to-zero endpoint).
+        cluster_domain: The cluster's DNS domain.
+        prometheus_scrape_annotations: Add ``prometheus.io/*`` scrape annotations to pods.
+        service_port: Port of the workload's Service.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -7,19 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_hfinfer.render.context import Stamp
 from airflow_provider_hfinfer.render.metadata import object_meta, selector_labels, service_host
 from airflow_provider_hfinfer.render.options import RenderOptions
 from airflow_provider_hfinfer.spec import InferenceWorkload
 
 
 def render_service(
-    workload: InferenceWorkload, namespace: str, options: RenderOptions, digest: str
+    workload: InferenceWorkload, namespace: str, options: RenderOptions, stamp: Stamp
 ) -> dict[str, Any]:
     """Render the Service that routes port ``service_port`` to vLLM's port."""
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": object_meta(workload.name, namespace, workload, digest),
+        "metadata": object_meta(workload.name, namespace, workload, stamp),
         "spec": {
             "type": "ClusterIP",
             "selector": selector_labels(workload),

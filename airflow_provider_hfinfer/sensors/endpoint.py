@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from airflow_provider_hfinfer.serving.http import url_exchange
+
 if TYPE_CHECKING:
     from airflow_provider_hfinfer.hooks.inference import HFInferenceHook
 
@@ -24,8 +26,9 @@ VERIFY_MODES: tuple[str, ...] = ("none", "proxy", "url")
 class EndpointCheck:
     """The outcome of one verification.
 
-    :param ok: Both checks passed.
-    :param detail: What was checked, or what failed and how.
+    Attributes:
+        ok: Both checks passed.
+        detail: What was checked, or what failed and how.
     """
 
     ok: bool
@@ -74,19 +77,6 @@ def _judge(
     return EndpointCheck(True, f"{where}: /health 200, serving {', '.join(names)}")
 
 
-def _url_get(url: str, timeout: float) -> tuple[int, bytes]:
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - user's URL
-            return int(answer.status), bytes(answer.read())
-    except urllib.error.HTTPError as err:
-        return int(err.code), err.read() or b""
-    except (urllib.error.URLError, OSError):
-        return 0, b""
-
-
 def verify_endpoint(
     mode: str,
     *,
@@ -121,6 +111,6 @@ def verify_endpoint(
         )
         return _judge(health, models, served_model_name, where)
     base = str(endpoint_url or "").rstrip("/").removesuffix("/v1")
-    health = _url_get(f"{base}/health", timeout)
-    models = _url_get(f"{base}/v1/models", timeout) if health[0] == 200 else None
+    health = url_exchange(f"{base}/health", timeout=timeout)
+    models = url_exchange(f"{base}/v1/models", timeout=timeout) if health[0] == 200 else None
     return _judge(health, models, served_model_name, base)

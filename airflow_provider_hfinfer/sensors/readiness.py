@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
+from airflow_provider_hfinfer.deploy.target import resolve_target
 from airflow_provider_hfinfer.hooks.inference import HFInferenceHook
 from airflow_provider_hfinfer.sensors.endpoint import (
     EndpointCheck,
@@ -27,20 +28,15 @@ from airflow_provider_hfinfer.sensors.endpoint import (
 )
 from airflow_provider_hfinfer.status import (
     DEFAULT_GRACE_PERIOD_SECONDS,
-    Phase,
     WorkloadStatus,
-    assess,
     progress_line,
 )
-from airflow_provider_hfinfer.target import resolve_target
+from airflow_provider_hfinfer.status.verdict import Outcome, WaitRule, verdict
 from airflow_provider_hfinfer.triggers.events import ReadinessEvent
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-LOG_TAIL_REASONS = frozenset(
-    {"CrashLoopBackOff", "OOMKilled", "ContainerTerminated", "RunContainerError"}
-)
 VERIFY_RETRY_SECONDS = 2.0
 
 
@@ -55,28 +51,29 @@ class InferenceReadySensor(BaseSensorOperator):
     ``served_model_name``, ``endpoint_url`` and ``endpoint_host`` when known (from
     ``workload_xcom``), so it can feed a request operator's ``workload_xcom``.
 
-    :param name: The workload name (templated); or use ``workload_xcom``.
-    :param namespace: Its namespace (templated).
-    :param workload_xcom: The create operator's XCom dict (``name``, ``namespace``,
-        optionally ``served_model_name`` and ``endpoint_url``), e.g. ``deploy.output``.
-    :param kubernetes_conn_id: The Airflow Kubernetes connection (templated).
-    :param config_file: Optional kubeconfig path (deferrable mode, on the triggerer).
-    :param cluster_context: Optional kubeconfig context (deferrable mode).
-    :param min_ready_replicas: Ready replicas required (default: all desired).
-    :param accept_scaled_to_zero: Count a workload its autoscaler holds at zero as ready.
-    :param grace_period: Seconds failures that may heal (Unschedulable, quota,
-        image pull errors) are waited on before the sensor fails.
-    :param verify_endpoint: ``none``, ``proxy`` (``/health`` and ``/v1/models``
-        through the API server's service proxy) or ``url`` (at ``endpoint_url``).
-    :param endpoint_url: Base URL for ``verify_endpoint="url"`` (templated).
-    :param served_model_name: The name ``/v1/models`` must list (default: from
-        ``workload_xcom``; otherwise any model).
-    :param verify_timeout: Seconds a deferred sensor keeps retrying the endpoint
-        after the trigger reported ready.
-    :param deferrable: Wait in the triggerer (default ``[operators] default_deferrable``).
-    :param resync_interval: Deferrable mode: seconds between full re-lists.
-    :param dry_run: Log which workload would be waited on and succeed at once,
-        contacting no cluster (for a DAG run without a cluster, after a dry-run create).
+    Args:
+        name: The workload name (templated); or use ``workload_xcom``.
+        namespace: Its namespace (templated).
+        workload_xcom: The create operator's XCom dict (``name``, ``namespace``,
+            optionally ``served_model_name`` and ``endpoint_url``), e.g. ``deploy.output``.
+        kubernetes_conn_id: The Airflow Kubernetes connection (templated).
+        config_file: Optional kubeconfig path (deferrable mode, on the triggerer).
+        cluster_context: Optional kubeconfig context (deferrable mode).
+        min_ready_replicas: Ready replicas required (default: all desired).
+        accept_scaled_to_zero: Count a workload its autoscaler holds at zero as ready.
+        grace_period: Seconds failures that may heal (Unschedulable, quota,
+            image pull errors) are waited on before the sensor fails.
+        verify_endpoint: ``none``, ``proxy`` (``/health`` and ``/v1/models``
+            through the API server's service proxy) or ``url`` (at ``endpoint_url``).
+        endpoint_url: Base URL for ``verify_endpoint="url"`` (templated).
+        served_model_name: The name ``/v1/models`` must list (default: from
+            ``workload_xcom``; otherwise any model).
+        verify_timeout: Seconds a deferred sensor keeps retrying the endpoint
+            after the trigger reported ready.
+        deferrable: Wait in the triggerer (default ``[operators] default_deferrable``).
+        resync_interval: Deferrable mode: seconds between full re-lists.
+        dry_run: Log which workload would be waited on and succeed at once,
+            contacting no cluster (for a DAG run without a cluster, after a dry-run create).
     """
 
     template_fields: Sequence[str] = (
@@ -152,14 +149,16 @@ class InferenceReadySensor(BaseSensorOperator):
 
     # ----------------------------------------------------------------- poking
 
-    def _assess(self, name: str, namespace: str, log_tails: dict[str, str]) -> WorkloadStatus:
-        snapshot = self.hook.workload_snapshot(name, namespace)
-        return assess(
-            **snapshot,
-            now=datetime.now(timezone.utc),
-            grace_period_seconds=self.grace_period,
-            log_tails=log_tails,
+    def _observe(self, name: str, namespace: str) -> WorkloadStatus:
+        from airflow_provider_hfinfer.deploy.wait import observe
+
+        return observe(
+            self.hook,
+            name,
+            namespace,
+            grace_period=self.grace_period,
             min_ready=self.min_ready_replicas,
+            with_log_tail=True,
         )
 
     def _log_progress(self, status: WorkloadStatus, name: str) -> None:
@@ -167,18 +166,6 @@ class InferenceReadySensor(BaseSensorOperator):
             self._last_fingerprint = status.fingerprint()
             self._last_line = progress_line(status, name=name)
             self.log.info("%s", self._last_line)
-
-    def _with_logs(self, status: WorkloadStatus, name: str, namespace: str) -> WorkloadStatus:
-        crashed = [pod for pod in status.pods if pod.current and pod.reason in LOG_TAIL_REASONS]
-        if not crashed:
-            return status
-        tail = self.hook.pod_log_tail(crashed[0].name, namespace)
-        return self._assess(name, namespace, {crashed[0].name: tail}) if tail else status
-
-    def _done(self, status: WorkloadStatus) -> bool:
-        if status.is_ready:
-            return True
-        return status.phase is Phase.SCALED_TO_ZERO and self.accept_scaled_to_zero
 
     def _fail(self, reason: str, message: str, name: str, namespace: str) -> None:
         from airflow.sdk.exceptions import AirflowFailException
@@ -223,12 +210,12 @@ class InferenceReadySensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """One snapshot, one verdict: done, keep waiting, or fail with the cause."""
         name, namespace = self._target()
-        status = self._assess(name, namespace, {})
+        status = self._observe(name, namespace)
         self._log_progress(status, name)
-        if status.is_failed:
-            status = self._with_logs(status, name, namespace)
+        outcome = verdict(status, WaitRule(accept_scaled_to_zero=self.accept_scaled_to_zero))
+        if outcome is Outcome.FAILED:
             self._fail(status.reason, status.message, name, namespace)
-        if not self._done(status):
+        if outcome is Outcome.WAITING:
             return False
         check = self._verify(name, namespace)
         if not check.ok:

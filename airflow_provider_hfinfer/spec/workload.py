@@ -299,6 +299,19 @@ class InferenceWorkload(_Frozen):
         """Whether a scaler, not the Deployment, owns the replica count."""
         return self.autoscaling is not None
 
+    def inline_token(self) -> str | None:
+        """The token written in the spec itself (``token`` or ``new_secret`` access), if any.
+
+        The one place a secret value is read out of a workload: the Secret renderer,
+        the masking of logs and messages and the pre-flight check all call this.
+        """
+        access = self.hf_access
+        if access.type == "token":
+            return access.token.get_secret_value()
+        if access.type == "new_secret":
+            return access.value.get_secret_value()
+        return None
+
     def redacted(self) -> dict[str, Any]:
         """Return the spec as JSON-safe primitives with every secret masked."""
         return self.model_dump(mode="json")

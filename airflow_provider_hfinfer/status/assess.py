@@ -10,20 +10,18 @@ trigger, the operator and any UI reach the same verdict from the same objects.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ._fields import (
     K8sObject,
     as_utc,
     dig,
-    earliest,
     find_condition,
-    format_duration,
     get_int,
     get_list,
     get_str,
 )
+from .context import AssessContext
 from .findings import (
     DEFAULT_CRASH_RESTART_THRESHOLD,
     DEFAULT_GRACE_PERIOD_SECONDS,
@@ -35,117 +33,8 @@ from .findings import (
 from .model import Phase, PodStatus, Reason, WorkloadStatus
 from .pods import PodContext, diagnose_pod, pod_is_ready
 from .scope import Scope, build_scope, desired_replicas, is_live_pod, name_of
+from .wording import compose, ordered
 from .workload import WORKLOAD_DETECTORS
-
-# Most specific cause first: a crash explains a stalled rollout, a quota
-# explains pods that never appear, so the deadline itself comes last.
-_FAILURE_ORDER: tuple[str, ...] = (
-    Reason.OOM_KILLED.value,
-    Reason.CRASH_LOOP_BACK_OFF.value,
-    Reason.RUN_CONTAINER_ERROR.value,
-    Reason.CONTAINER_TERMINATED.value,
-    Reason.INVALID_IMAGE_NAME.value,
-    Reason.ERR_IMAGE_NEVER_PULL.value,
-    Reason.CREATE_CONTAINER_CONFIG_ERROR.value,
-    Reason.CREATE_CONTAINER_ERROR.value,
-    Reason.IMAGE_PULL_BACK_OFF.value,
-    Reason.ERR_IMAGE_PULL.value,
-    Reason.QUOTA_EXCEEDED.value,
-    Reason.FAILED_CREATE.value,
-    Reason.UNSCHEDULABLE.value,
-    Reason.PROGRESS_DEADLINE_EXCEEDED.value,
-)
-
-# Least advanced first: the pod furthest from serving is what the wait is on.
-_PROGRESS_ORDER: tuple[str, ...] = (
-    Reason.POD_PENDING.value,
-    Reason.SCHEDULING_GATED.value,
-    Reason.CONTAINER_CREATING.value,
-    Reason.MODEL_LOADING.value,
-    Reason.NOT_READY.value,
-)
-
-# How a group of pods in one state reads: "2 pending: 0/6 nodes are available".
-_GROUP_LABELS: Mapping[str, str] = {
-    Reason.UNSCHEDULABLE.value: "pending",
-    Reason.POD_PENDING.value: "pending",
-    Reason.SCHEDULING_GATED.value: "gated",
-    Reason.CONTAINER_CREATING.value: "creating",
-    Reason.MODEL_LOADING.value: "starting",
-    Reason.NOT_READY.value: "not ready",
-    Reason.CRASH_LOOP_BACK_OFF.value: "crash-looping",
-    Reason.CONTAINER_TERMINATED.value: "exited",
-    Reason.OOM_KILLED.value: "OOMKilled",
-    Reason.ERR_IMAGE_PULL.value: "cannot pull image",
-    Reason.IMAGE_PULL_BACK_OFF.value: "cannot pull image",
-    Reason.INVALID_IMAGE_NAME.value: "invalid image",
-    Reason.CREATE_CONTAINER_CONFIG_ERROR.value: "misconfigured",
-    Reason.CREATE_CONTAINER_ERROR.value: "cannot create container",
-}
-
-
-@dataclass(frozen=True)
-class _Context:
-    """Everything the verdict rules read, computed once."""
-
-    scope: Scope
-    policy: Policy
-    now: datetime
-    min_ready: int
-    desired: int
-    generation: int | None
-    observed: int | None
-    updated: int
-    available: int
-    total: int
-    current_ready: int
-    old_live: int
-    old_ready: int
-    pod_findings: tuple[Finding, ...]
-    workload_findings: tuple[Finding, ...]
-    pods: tuple[PodStatus, ...]
-    scaler: K8sObject | None
-
-    @property
-    def generation_observed(self) -> bool:
-        if self.generation is None:
-            return True
-        return self.observed is not None and self.observed >= self.generation
-
-    @property
-    def rollout_done(self) -> bool:
-        return (
-            self.generation_observed
-            and self.updated >= self.desired
-            and self.total <= self.updated
-            and self.old_live == 0
-        )
-
-    @property
-    def ready_count(self) -> int:
-        # availableReplicas also counts old-revision pods, so it only speaks
-        # for the current revision once the rollout has finished.
-        if self.rollout_done:
-            return max(self.current_ready, self.available)
-        return self.current_ready
-
-    @property
-    def serving(self) -> bool:
-        return self.available > 0 or self.current_ready > 0 or self.old_ready > 0
-
-    def terminal(self, finding: Finding) -> bool:
-        return finding.is_terminal(self.now, self.policy)
-
-
-@dataclass(frozen=True)
-class _Segment:
-    """A piece of the message, with and without its elapsed-time note."""
-
-    stable: str
-    full: str
-
-
-# ------------------------------------------------------------------ building
 
 
 def _pod_status(
@@ -204,97 +93,13 @@ def _status_int(deployment: K8sObject, key: str) -> int:
 # ------------------------------------------------------------------- wording
 
 
-def _head(ctx: _Context) -> str:
-    need = f" (need {ctx.min_ready})" if ctx.min_ready != ctx.desired else ""
-    return f"{ctx.ready_count}/{ctx.desired} ready{need}"
-
-
-def _clock_note(ctx: _Context, finding: Finding, since: datetime | None) -> tuple[str, str]:
-    """Return (stable, volatile) notes about how long a state has lasted."""
-    grace = format_duration(ctx.policy.grace)
-    stable = ""
-    if finding.graceful and not finding.hard_terminal:
-        stable = (
-            f" [past the {grace} grace period]"
-            if ctx.terminal(finding)
-            else f" [waiting up to {grace}]"
-        )
-    if since is None or not finding.clock_label:
-        return stable, stable
-    elapsed = format_duration(ctx.now - since)
-    return stable, f" ({finding.clock_label} for {elapsed}){stable}"
-
-
-def _pod_groups(ctx: _Context, findings: Sequence[Finding]) -> list[_Segment]:
-    groups: dict[tuple[str, str], list[Finding]] = {}
-    for finding in findings:
-        groups.setdefault((finding.reason, finding.detail), []).append(finding)
-    segments = []
-    for (reason, detail), members in groups.items():
-        label = _GROUP_LABELS.get(reason, reason)
-        since = earliest(*(member.since for member in members))
-        stable_note, full_note = _clock_note(ctx, members[0], since)
-        text = f"{len(members)} {label}: {detail}"
-        segments.append(_Segment(text + stable_note, text + full_note))
-    return segments
-
-
-def _workload_segments(ctx: _Context) -> list[_Segment]:
-    segments = []
-    for finding in ctx.workload_findings:
-        stable_note, full_note = _clock_note(ctx, finding, finding.since)
-        segments.append(_Segment(finding.detail + stable_note, finding.detail + full_note))
-    return segments
-
-
-def _rollout_segment(ctx: _Context) -> list[_Segment]:
-    if ctx.rollout_done:
-        return []
-    if not ctx.generation_observed:
-        text = (
-            f"rollout: controller has not observed generation {ctx.generation} yet "
-            f"(observed {ctx.observed if ctx.observed is not None else 'none'})"
-        )
-    else:
-        old = max(ctx.old_live, ctx.total - ctx.updated)
-        if old == 0:
-            # Nothing old to replace: the pods are merely not created yet,
-            # which the head count and the causes already say.
-            return []
-        text = (
-            f"rollout: {ctx.updated}/{ctx.desired} updated, "
-            f"{old} old replica(s) pending termination"
-        )
-        if ctx.old_ready > 0:
-            text += f" ({ctx.old_ready} still serving)"
-    return [_Segment(text, text)]
-
-
-def _ordered(ctx: _Context, findings: Sequence[Finding]) -> list[Finding]:
-    def key(finding: Finding) -> tuple[bool, int, int]:
-        order = _FAILURE_ORDER if finding.severity is Severity.FAILURE else _PROGRESS_ORDER
-        rank = order.index(finding.reason) if finding.reason in order else len(order)
-        return (not ctx.terminal(finding), -finding.severity, rank)
-
-    return sorted(findings, key=key)
-
-
-def _compose(ctx: _Context, *, with_rollout: bool = True) -> tuple[str, str]:
-    """Return (message, stable message): head, workload causes, pod groups, rollout."""
-    pod_findings = _ordered(ctx, ctx.pod_findings)
-    segments = [_Segment(_head(ctx), _head(ctx))]
-    segments += _workload_segments(ctx)
-    segments += _pod_groups(ctx, pod_findings)
-    if with_rollout:
-        segments += _rollout_segment(ctx)
-    return (
-        "; ".join(segment.full for segment in segments),
-        "; ".join(segment.stable for segment in segments),
-    )
-
-
 def _status(
-    ctx: _Context, phase: Phase, reason: str, message: tuple[str, str], *, terminal: bool = False
+    ctx: AssessContext,
+    phase: Phase,
+    reason: str,
+    message: tuple[str, str],
+    *,
+    terminal: bool = False,
 ) -> WorkloadStatus:
     full, stable = message
     return WorkloadStatus(
@@ -317,7 +122,7 @@ def _status(
 # --------------------------------------------------------------------- rules
 
 
-def _rule_terminating(ctx: _Context) -> WorkloadStatus | None:
+def _rule_terminating(ctx: AssessContext) -> WorkloadStatus | None:
     if dig(ctx.scope.deployment, "metadata", "deletionTimestamp") is None:
         return None
     text = "the Deployment is being deleted"
@@ -338,7 +143,7 @@ def _scaler_words(scaler: K8sObject) -> str:
     return text
 
 
-def _rule_zero(ctx: _Context) -> WorkloadStatus | None:
+def _rule_zero(ctx: AssessContext) -> WorkloadStatus | None:
     if ctx.desired != 0:
         return None
     if ctx.scaler is not None:
@@ -348,13 +153,13 @@ def _rule_zero(ctx: _Context) -> WorkloadStatus | None:
     return _status(ctx, Phase.PENDING, Reason.SCALED_DOWN.value, (text, text))
 
 
-def _rule_ready(ctx: _Context) -> WorkloadStatus | None:
+def _rule_ready(ctx: AssessContext) -> WorkloadStatus | None:
     if not (ctx.rollout_done and ctx.ready_count >= ctx.min_ready):
         return None
-    return _status(ctx, Phase.READY, Reason.AVAILABLE.value, _compose(ctx))
+    return _status(ctx, Phase.READY, Reason.AVAILABLE.value, compose(ctx))
 
 
-def _rule_failing(ctx: _Context) -> WorkloadStatus | None:
+def _rule_failing(ctx: AssessContext) -> WorkloadStatus | None:
     failures = [
         finding
         for finding in (*ctx.workload_findings, *ctx.pod_findings)
@@ -362,24 +167,24 @@ def _rule_failing(ctx: _Context) -> WorkloadStatus | None:
     ]
     if not failures:
         return None
-    worst = _ordered(ctx, failures)[0]
+    worst = ordered(ctx, failures)[0]
     terminal = ctx.terminal(worst)
     if ctx.serving:
         phase = Phase.DEGRADED
     else:
         phase = Phase.FAILED if terminal else worst.phase_hint
-    return _status(ctx, phase, worst.reason, _compose(ctx), terminal=terminal)
+    return _status(ctx, phase, worst.reason, compose(ctx), terminal=terminal)
 
 
-def _rule_progressing(ctx: _Context) -> WorkloadStatus | None:
+def _rule_progressing(ctx: AssessContext) -> WorkloadStatus | None:
     if not ctx.pod_findings:
         return None
-    first = _ordered(ctx, ctx.pod_findings)[0]
-    return _status(ctx, first.phase_hint, first.reason, _compose(ctx))
+    first = ordered(ctx, ctx.pod_findings)[0]
+    return _status(ctx, first.phase_hint, first.reason, compose(ctx))
 
 
-def _rule_rolling_out(ctx: _Context) -> WorkloadStatus:
-    message = _compose(ctx)
+def _rule_rolling_out(ctx: AssessContext) -> WorkloadStatus:
+    message = compose(ctx)
     if ctx.rollout_done:
         text = "waiting for replicas to become available"
         message = (f"{message[0]}; {text}", f"{message[1]}; {text}")
@@ -387,7 +192,7 @@ def _rule_rolling_out(ctx: _Context) -> WorkloadStatus:
     return _status(ctx, phase, Reason.ROLLOUT_IN_PROGRESS.value, message)
 
 
-_RULES: tuple[Callable[[_Context], WorkloadStatus | None], ...] = (
+_RULES: tuple[Callable[[AssessContext], WorkloadStatus | None], ...] = (
     _rule_terminating,
     _rule_zero,
     _rule_ready,
@@ -415,13 +220,13 @@ def _context(
     min_ready: int | None,
     log_tails: Mapping[str, str],
     scaler: K8sObject | None,
-) -> _Context:
+) -> AssessContext:
     desired = desired_replicas(deployment)
     pod_findings, breakdown = _diagnose_all(scope, policy, now, log_tails)
     workload_findings = tuple(
         finding for finding in (detect(scope) for detect in WORKLOAD_DETECTORS) if finding
     )
-    return _Context(
+    return AssessContext(
         scope=scope,
         policy=policy,
         now=now,

@@ -21,16 +21,17 @@ ReadinessOutcome = Literal["ready", "failed", "timeout"]
 class ReadinessEvent(BaseModel):
     """How a readiness wait ended.
 
-    :param status: ``ready`` (serving), ``failed`` (will not serve without a
-        change) or ``timeout`` (the deadline passed first).
-    :param name: The workload (Deployment) name.
-    :param namespace: Its namespace.
-    :param phase: The readiness model's phase at the end (``Ready``, ``Failed``...).
-    :param reason: The readiness model's reason (``Available``, ``CrashLoopBackOff``...).
-    :param message: The readiness model's message: counts and causes.
-    :param ready_replicas: Ready replicas of the current revision.
-    :param desired_replicas: Replicas the Deployment asks for.
-    :param elapsed_seconds: Seconds since the wait began (across triggerer restarts).
+    Attributes:
+        status: ``ready`` (serving), ``failed`` (will not serve without a
+            change) or ``timeout`` (the deadline passed first).
+        name: The workload (Deployment) name.
+        namespace: Its namespace.
+        phase: The readiness model's phase at the end (``Ready``, ``Failed``...).
+        reason: The readiness model's reason (``Available``, ``CrashLoopBackOff``...).
+        message: The readiness model's message: counts and causes.
+        ready_replicas: Ready replicas of the current revision.
+        desired_replicas: Replicas the Deployment asks for.
+        elapsed_seconds: Seconds since the wait began (across triggerer restarts).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

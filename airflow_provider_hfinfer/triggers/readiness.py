@@ -4,9 +4,10 @@ This module owns :class:`InferenceReadyTrigger`. In the triggerer it opens the
 cncf-kubernetes ``AsyncKubernetesHook`` connection (only the connection id,
 and optionally a config file and context, are serialized; never credentials),
 shares one API client per connection among the triggers of the event loop
-(:mod:`._clients`), follows the workload's Deployment, ReplicaSets, pods and
-events with :class:`~._watch.WorkloadWatch` (list + watch with
-resourceVersion, no polling), re-assesses with the shared readiness model on every change (and on
+(:mod:`airflow_provider_hfinfer.kube.shared`), follows the workload's Deployment,
+ReplicaSets, pods and events with :class:`~airflow_provider_hfinfer.kube.watch.
+WorkloadWatch` (list + watch with resourceVersion, no polling), re-assesses with
+the shared readiness model and the one verdict on every change (and on
 a short clock tick, so grace periods run out without a cluster change), and
 ends with exactly one :class:`~.events.ReadinessEvent`: ready, failed (with
 the model's reason and message) or timeout (with the last message).
@@ -26,6 +27,9 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_hfinfer.exceptions import AccessDeniedError
+from airflow_provider_hfinfer.kube.shared import shared_api_client
+from airflow_provider_hfinfer.kube.watch import WatchSettings, WorkloadWatch
 from airflow_provider_hfinfer.status import (
     DEFAULT_GRACE_PERIOD_SECONDS,
     Phase,
@@ -33,15 +37,10 @@ from airflow_provider_hfinfer.status import (
     assess,
     progress_line,
 )
-from airflow_provider_hfinfer.triggers._clients import shared_api_client
-from airflow_provider_hfinfer.triggers._watch import WatchFatalError, WatchSettings, WorkloadWatch
+from airflow_provider_hfinfer.status.verdict import Outcome, WaitRule, log_tail_pod, verdict
 from airflow_provider_hfinfer.triggers.events import ReadinessEvent, ReadinessOutcome
 
 CLASSPATH = "airflow_provider_hfinfer.triggers.readiness.InferenceReadyTrigger"
-LOG_TAIL_REASONS = frozenset(
-    {"CrashLoopBackOff", "OOMKilled", "ContainerTerminated", "RunContainerError"}
-)
-"""Failures whose pod log explains them: the tail is read once, before reporting."""
 
 
 def _now() -> datetime:
@@ -56,25 +55,26 @@ def _trigger_event(event: ReadinessEvent) -> TriggerEvent:
 class InferenceReadyTrigger(BaseTrigger):
     """Wait in the triggerer until an inference workload serves, fails or runs out of time.
 
-    :param name: The workload (Deployment) name.
-    :param namespace: Its namespace.
-    :param kubernetes_conn_id: The Airflow Kubernetes connection; the triggerer
-        reads it itself, so no credential is serialized.
-    :param config_file: Optional kubeconfig path on the triggerer host.
-    :param cluster_context: Optional kubeconfig context.
-    :param in_cluster: Optional override of the connection's in-cluster setting.
-    :param timeout: Seconds from ``started_at`` after which a ``timeout`` event
-        is emitted (None: wait until the task's own deferral timeout).
-    :param started_at: Epoch seconds the wait began; kept across triggerer
-        restarts so the deadline and ``elapsed_seconds`` do not restart.
-    :param grace_period: Seconds failures that may heal (Unschedulable, quota,
-        image pull) are waited on before they count as terminal.
-    :param min_ready_replicas: Ready replicas required (default: all desired).
-    :param accept_scaled_to_zero: A workload its autoscaler holds at zero counts as ready.
-    :param resync_interval: Seconds between full re-lists (and watch renewals).
-    :param tick: Seconds between re-assessments without a cluster change, so
-        grace periods run out on time (default: a tenth of the grace period,
-        between 0.1 and 5 s). Re-assessing reads the cache; it sends no request.
+    Args:
+        name: The workload (Deployment) name.
+        namespace: Its namespace.
+        kubernetes_conn_id: The Airflow Kubernetes connection; the triggerer
+            reads it itself, so no credential is serialized.
+        config_file: Optional kubeconfig path on the triggerer host.
+        cluster_context: Optional kubeconfig context.
+        in_cluster: Optional override of the connection's in-cluster setting.
+        timeout: Seconds from ``started_at`` after which a ``timeout`` event
+            is emitted (None: wait until the task's own deferral timeout).
+        started_at: Epoch seconds the wait began; kept across triggerer
+            restarts so the deadline and ``elapsed_seconds`` do not restart.
+        grace_period: Seconds failures that may heal (Unschedulable, quota,
+            image pull) are waited on before they count as terminal.
+        min_ready_replicas: Ready replicas required (default: all desired).
+        accept_scaled_to_zero: A workload its autoscaler holds at zero counts as ready.
+        resync_interval: Seconds between full re-lists (and watch renewals).
+        tick: Seconds between re-assessments without a cluster change, so
+            grace periods run out on time (default: a tenth of the grace period,
+            between 0.1 and 5 s). Re-assessing reads the cache; it sends no request.
     """
 
     def __init__(
@@ -109,7 +109,7 @@ class InferenceReadyTrigger(BaseTrigger):
         self.resync_interval = float(resync_interval)
         self.tick = float(tick) if tick is not None else min(5.0, max(0.1, grace_period / 10))
         self.stats: Any = None
-        """The last run's :class:`~._watch.WatchStats` (request counts), for tests."""
+        """The last run's :class:`~airflow_provider_hfinfer.kube.watch.WatchStats`, for tests."""
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-primitive keyword arguments (no credentials)."""
@@ -210,14 +210,12 @@ class InferenceReadyTrigger(BaseTrigger):
                 await asyncio.gather(follower, return_exceptions=True)
 
     async def _assess(self, watch: WorkloadWatch, log_tails: dict[str, str]) -> WorkloadStatus:
-        snapshot = watch.snapshot()
-        deployment = snapshot["deployment"]
+        deployment = watch.snapshot()["deployment"]
         scaler = None
         if isinstance(deployment, dict) and (deployment.get("spec") or {}).get("replicas") == 0:
             scaler = await watch.scaler()
         return assess(
-            **snapshot,
-            scaler=scaler,
+            **watch.snapshot(scaler),
             now=_now(),
             grace_period_seconds=self.grace_period,
             log_tails=log_tails,
@@ -226,20 +224,17 @@ class InferenceReadyTrigger(BaseTrigger):
 
     async def _with_logs(self, watch: WorkloadWatch, status: WorkloadStatus) -> WorkloadStatus:
         """Re-assess a terminal crash with the crashed pod's log tail quoted."""
-        crashed = [pod for pod in status.pods if pod.reason in LOG_TAIL_REASONS and pod.current]
-        if not crashed:
+        pod = log_tail_pod(status)
+        tail = await watch.log_tail(pod) if pod else None
+        if not pod or not tail:
             return status
-        tail = await watch.log_tail(crashed[0].name)
-        if not tail:
-            return status
-        return await self._assess(watch, {crashed[0].name: tail})
+        return await self._assess(watch, {pod: tail})
 
     def _verdict(self, status: WorkloadStatus) -> ReadinessOutcome | None:
-        if status.is_ready:
+        outcome = verdict(status, WaitRule(accept_scaled_to_zero=self.accept_scaled_to_zero))
+        if outcome is Outcome.SERVING:
             return "ready"
-        if status.phase is Phase.SCALED_TO_ZERO and self.accept_scaled_to_zero:
-            return "ready"
-        if status.is_failed:
+        if outcome is Outcome.FAILED:
             return "failed"
         return None
 
@@ -289,11 +284,11 @@ class InferenceReadyTrigger(BaseTrigger):
         error = follower.exception() if not follower.cancelled() else None
         reason = "WatchFailed"
         message = f"watching the workload stopped: {error or 'cancelled'}"
-        if isinstance(error, WatchFatalError):
-            reason = error.reason
+        if isinstance(error, AccessDeniedError):
+            reason = error.reason or "Forbidden"
             message = (
                 f"the connection may not watch the workload's objects ({error.status} "
-                f"{error.reason}: {error.message}); grant get/list/watch on deployments, "
+                f"{reason}: {error.message}); grant get/list/watch on deployments, "
                 "replicasets, pods and events (see deploy/rbac.yaml)"
             )
         return ReadinessEvent(

@@ -15,14 +15,11 @@ from pathlib import Path
 import pytest
 from conftest import NS, Cluster, load_dag, task_states, xcom
 
-from airflow_provider_hfinfer.lifecycle import (
-    FINISHED_AT_ANNOTATION,
-    PHASE_ANNOTATION,
-    format_rfc3339,
-)
+from airflow_provider_hfinfer.deploy.marks import format_rfc3339
 from airflow_provider_hfinfer.render import render_manifests
 from airflow_provider_hfinfer.render.metadata import TTL_ANNOTATION
 from airflow_provider_hfinfer.spec import InferenceWorkload
+from airflow_provider_hfinfer.spec.names import FINISHED_AT_ANNOTATION, PHASE_ANNOTATION
 
 
 def test_post_training_dag_deploys_waits_smoke_tests_and_marks_complete(

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from conftest import NS, Cluster
 
-from airflow_provider_hfinfer.lifecycle import PHASE_ANNOTATION
+from airflow_provider_hfinfer.spec.names import PHASE_ANNOTATION
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from lifecycle_support import NS, task_output, xcom_values
 
+from airflow_provider_hfinfer.deploy.state import AppliedWorkload
 from airflow_provider_hfinfer.kube.resources import WORKLOAD_KINDS
 from airflow_provider_hfinfer.operators import (
     HFInferenceCleanupOperator,
@@ -311,7 +312,7 @@ def test_failed_task_marks_failed_through_the_failure_callback(
 def test_killed_task_marks_what_it_applied(cluster: Any, fake_kube_conn_id: str) -> None:
     operator = create_op(fake_kube_conn_id, "30m").prepare_for_execution()
     cluster.put_object(_managed("Deployment", "scorer", NS, {"hfinfer.io/auto-delete-after": "0"}))
-    operator._in_flight = ("scorer", ["Deployment/scorer"])
+    operator.applied = AppliedWorkload("scorer", NS, ("Deployment/scorer",))
     operator.on_kill()
     assert objects_of(cluster, "scorer") == {}  # TTL 0: marked Failed, then deleted at once
 

@@ -8,19 +8,18 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hfinfer.lifecycle import (
-    APPLIED_SPEC_ANNOTATION,
+from airflow_provider_hfinfer.deploy.drift import unchanged
+from airflow_provider_hfinfer.deploy.marks import (
     FinishedPhase,
     find_expired,
     format_rfc3339,
     mark_annotations,
     read_mark,
-    recorded_spec,
-    stamp_applied_spec,
-    unchanged,
 )
-from airflow_provider_hfinfer.render import render_manifests
+from airflow_provider_hfinfer.render import RenderContext, render_manifests
+from airflow_provider_hfinfer.render.records import recorded_spec
 from airflow_provider_hfinfer.spec import InferenceWorkload
+from airflow_provider_hfinfer.spec.names import APPLIED_SPEC_ANNOTATION
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 OURS = {"app.kubernetes.io/managed-by": "airflow-provider-hfinfer"}
@@ -152,8 +151,9 @@ def _workload(revision: str) -> InferenceWorkload:
 
 
 def test_recorded_spec_masks_the_token_and_round_trips() -> None:
-    manifests = render_manifests(_workload("r1"), namespace="ns")
-    stamp_applied_spec(manifests, _workload("r1"))
+    manifests = render_manifests(
+        _workload("r1"), namespace="ns", context=RenderContext(record_spec=True)
+    )
     deployment = next(m for m in manifests if m["kind"] == "Deployment")
     raw = deployment["metadata"]["annotations"][APPLIED_SPEC_ANNOTATION]
     assert "hf_PureTestSecret99" not in raw and json.loads(raw)["model"]["revision"] == "r1"

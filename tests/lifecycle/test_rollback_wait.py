@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_hfinfer.operators.update import (
-    RollbackOutcome,
-    failure_message,
-    generation_observed,
-)
+from airflow_provider_hfinfer.deploy.rollout import RollbackOutcome, failure_message
 from airflow_provider_hfinfer.spec import InferenceWorkload
 from airflow_provider_hfinfer.status import Phase, WorkloadStatus
+from airflow_provider_hfinfer.status.verdict import generation_observed
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from lifecycle_support import NS, task_output, xcom_values
 
-from airflow_provider_hfinfer.lifecycle import APPLIED_SPEC_ANNOTATION
+from airflow_provider_hfinfer.deploy.state import AppliedWorkload
 from airflow_provider_hfinfer.operators import HFInferenceUpdateOperator
+from airflow_provider_hfinfer.spec.names import APPLIED_SPEC_ANNOTATION
 
 TOKEN = "hf_RolloutSecretToken77"
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -196,14 +197,12 @@ def test_killed_rollout_rolls_back_to_the_previous_spec(
     previous = InferenceWorkload.parse(spec("r1"))
     new = InferenceWorkload.parse(spec("r2"))
     # The state of a rollout in flight: r2 applied, r1 recorded as the way back.
-    operator.hook.apply(operator._render_spec(new, RenderOptions(), "dag/rollout/run"))
+    operator.hook.apply(operator._plan(new, RenderOptions(), "dag/rollout/run").manifests)
     assert served_revision(serving_r1) == "r2"
-    operator._rollback_to = (
-        previous,
-        operator._render_spec(previous, RenderOptions(), "dag/rollout/run"),
-        "dag/rollout/run",
+    way_back = operator._plan(previous, RenderOptions(), "dag/rollout/run")
+    operator.applied = AppliedWorkload(
+        "llama", NS, ("Deployment/llama",), existed=True, rollback=way_back
     )
-    operator._in_flight = ("llama", ["Deployment/llama"])
     operator.rollback_timeout = 600  # a kill must not sit out the rollback wait
     serving_r1.requests.clear()
     operator.on_kill()
@@ -371,7 +370,7 @@ def test_a_rollout_never_confirmed_is_followed_by_the_next_try(
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from airflow_provider_hfinfer.lifecycle import PREVIOUS_SPEC_ANNOTATION
+    from airflow_provider_hfinfer.spec.names import PREVIOUS_SPEC_ANNOTATION
 
     # A try that applied the new spec but never saw it serve (here: it did not wait;
     # in life: killed, or its deferral timed out) leaves the way back recorded.

@@ -21,15 +21,10 @@ from lifecycle_support import NS, task_output, xcom_values
 from test_rollout import MODEL, TOKEN, spec
 from test_rollout import update_op as rollout_update_op
 
-from airflow_provider_hfinfer.lifecycle import (
-    APPLIED_SPEC_ANNOTATION,
-    PREVIOUS_SPEC_ANNOTATION,
-    recorded_previous_spec,
-    spec_from_record,
-    stamp_previous_spec,
-)
+from airflow_provider_hfinfer.deploy.rollout import rollout_failure
 from airflow_provider_hfinfer.operators import HFInferenceUpdateOperator
-from airflow_provider_hfinfer.operators.update import rollout_failure
+from airflow_provider_hfinfer.render.records import recorded_previous_spec, spec_from_record
+from airflow_provider_hfinfer.spec.names import APPLIED_SPEC_ANNOTATION, PREVIOUS_SPEC_ANNOTATION
 from airflow_provider_hfinfer.triggers.events import ReadinessEvent
 
 TRIGGER_WATCHES = 4  # Deployment, ReplicaSets, pods, events
@@ -323,14 +318,17 @@ def test_rollout_replaced_while_deferred_is_neither_rolled_back_nor_pruned(
 
 
 def test_previous_spec_record_is_redacted_and_round_trips() -> None:
-    from airflow_provider_hfinfer.render import render_manifests
+    from airflow_provider_hfinfer.render import RenderContext, render_manifests
     from airflow_provider_hfinfer.spec import InferenceWorkload
 
     manifests = render_manifests(InferenceWorkload.parse(spec("r2")), namespace=NS)
-    stamp_previous_spec(manifests, None)
     [deploy] = [item for item in manifests if item["kind"] == "Deployment"]
     assert PREVIOUS_SPEC_ANNOTATION not in deploy["metadata"]["annotations"]
-    stamp_previous_spec(manifests, InferenceWorkload.parse(spec("r1")))
+    previous_context = RenderContext(previous=InferenceWorkload.parse(spec("r1")))
+    manifests = render_manifests(
+        InferenceWorkload.parse(spec("r2")), namespace=NS, context=previous_context
+    )
+    [deploy] = [item for item in manifests if item["kind"] == "Deployment"]
     raw = deploy["metadata"]["annotations"][PREVIOUS_SPEC_ANNOTATION]
     assert TOKEN not in raw
     previous = recorded_previous_spec(deploy)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from airflow_fixtures import airflow_db, run_task  # noqa: F401
 
-from airflow_provider_hfinfer.preflight import clear_cache
+from airflow_provider_hfinfer.checks.preflight import clear_cache
 
 from .fake_hub import FakeHub
 

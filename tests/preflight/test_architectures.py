@@ -6,8 +6,8 @@ from importlib import resources
 
 import pytest
 
-from airflow_provider_hfinfer.preflight import load_architectures
-from airflow_provider_hfinfer.preflight.architectures import closest_architectures
+from airflow_provider_hfinfer.checks.preflight import load_architectures
+from airflow_provider_hfinfer.checks.preflight.architectures import closest_architectures
 
 SHARED_TABLE = "vllm-0.6.4-architectures.tsv"
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from airflow_provider_hfinfer.preflight import (
+from airflow_provider_hfinfer.checks.preflight import (
     HubModel,
     PreflightError,
     PreflightReport,
@@ -19,7 +19,7 @@ from airflow_provider_hfinfer.preflight import (
     evaluate,
     run_preflight,
 )
-from airflow_provider_hfinfer.preflight.memory import GIB
+from airflow_provider_hfinfer.checks.preflight.memory import GIB
 
 from .fake_hub import (
     GRANTED_TOKEN,
@@ -383,7 +383,7 @@ def test_request_is_frozen_and_hides_the_token() -> None:
 
 def test_importing_the_package_imports_no_http_client() -> None:
     code = (
-        "import sys, airflow_provider_hfinfer.preflight\n"
+        "import sys, airflow_provider_hfinfer.checks.preflight\n"
         "print(sorted(m for m in ('huggingface_hub', 'httpx', 'httpx2') if m in sys.modules))"
     )
     out = subprocess.run(

@@ -18,9 +18,9 @@ import pytest
 import yaml
 from airflow_fixtures import task_instance
 
+from airflow_provider_hfinfer.checks.preflight import clear_cache
 from airflow_provider_hfinfer.cli import main
 from airflow_provider_hfinfer.operators import HFInferenceCreateOperator
-from airflow_provider_hfinfer.preflight import clear_cache
 
 from .fake_hub import NO_ACCESS_TOKEN, FakeHub
 

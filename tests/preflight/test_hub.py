@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hfinfer.preflight import HubAccessError
-from airflow_provider_hfinfer.preflight.hub import fetch_model, resolve_endpoint
+from airflow_provider_hfinfer.checks.preflight import HubAccessError
+from airflow_provider_hfinfer.checks.preflight.hub import fetch_model, resolve_endpoint
 
 from .fake_hub import (
     GRANTED_TOKEN,
@@ -265,7 +265,7 @@ def _run_fresh(script: str, fake_hub: FakeHub, tmp_path: Path) -> list[tuple[str
 
 def test_a_fresh_process_sends_exactly_two_requests(fake_hub: FakeHub, tmp_path: Path) -> None:
     script = f"""
-        from airflow_provider_hfinfer.preflight.hub import fetch_model
+        from airflow_provider_hfinfer.checks.preflight.hub import fetch_model
         fetch_model({LLAMA!r})
         fetch_model({LLAMA!r})
     """

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_hfinfer.preflight import memory
-from airflow_provider_hfinfer.preflight.memory import GIB
+from airflow_provider_hfinfer.checks.preflight import memory
+from airflow_provider_hfinfer.checks.preflight.memory import GIB
 
 from .fake_hub import (
     BGE_CONFIG,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-import re
 
 import pytest
 from pydantic import BaseModel
 
 import airflow_provider_hfinfer.render as render_package
+from tests.test_docstrings import documented_names
 
 
 def _public_classes() -> list[type]:
@@ -32,7 +32,7 @@ def _undocumented(cls: type) -> list[str]:
         names = list(cls.model_fields)
     else:
         names = [name for name in inspect.signature(cls).parameters if name != "self"]
-    documented = set(re.findall(r":param (\w+):", inspect.getdoc(cls) or ""))
+    documented = documented_names(inspect.getdoc(cls))
     return [name for name in names if name not in documented]
 
 
@@ -45,4 +45,5 @@ def test_render_options_is_among_the_checked_classes() -> None:
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
 def test_every_field_is_documented(cls: type) -> None:
-    assert _undocumented(cls) == [], f"{cls.__name__}: document these with ':param name:'"
+    missing = _undocumented(cls)
+    assert missing == [], f"{cls.__name__}: document {missing} in an Args: or Attributes: section"

@@ -268,7 +268,7 @@ def test_cleanup_and_on_kill_leave_the_workload_alone(
 def test_triggers_in_one_loop_share_one_client_and_close_it(
     fake_kube: FakeKubeServer, fake_kube_conn_id: str, kubelet: FakeKubelet
 ) -> None:
-    from airflow_provider_hfinfer.triggers._clients import open_clients
+    from airflow_provider_hfinfer.kube.shared import open_clients
 
     for name in ("llama", "mistral", "qwen"):
         fake_kube.put_object(sample_deployment(name, NS))

@@ -3,12 +3,17 @@
 This module owns how the triggerer follows a workload without polling: per
 kind one list, then a watch from its resourceVersion (the Deployment by name,
 ReplicaSets and pods by the workload's labels, Events of the namespace kept
-only when they are about the workload's objects). Streams are read raw (the
-JSON dicts the API server sends, which is what the readiness model reads; no
-model classes), a watch that expires with 410 Gone is answered by a fresh
-list, a dropped connection by a bounded, jittered backoff and a resumed watch,
-and every kind is re-listed each resync interval. It wakes its waiter on every
-change and takes no readiness decision itself.
+only when they are about the workload's objects). Every call is a planned
+:class:`~airflow_provider_hfinfer.kube.requests.KubeRequest` sent by the
+:class:`~airflow_provider_hfinfer.kube.aclient.AsyncKubeClient`, so failures
+carry the one error mapping: a watch that expires with 410 Gone is answered by
+a fresh list, 401/403 ends the watch with the missing permission, anything else
+(and a dropped connection) by a bounded, jittered backoff and a resumed watch.
+Every kind is re-listed each resync interval. Streams are read raw (the JSON
+dicts the API server sends, which is what the readiness model reads). It wakes
+its waiter on every change and takes no readiness decision itself; the
+snapshot it hands over is :func:`~airflow_provider_hfinfer.kube.snapshot.
+workload_snapshot`, the same function the hook uses.
 
 ``kubernetes_asyncio`` and ``aiohttp`` are imported lazily: the module is
 imported by DAG files through the sensor.
@@ -19,11 +24,27 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_hfinfer.render.metadata import workload_selector
+from airflow_provider_hfinfer.exceptions import (
+    AccessDeniedError,
+    KubeAPIError,
+    WatchExpiredError,
+)
+from airflow_provider_hfinfer.kube import resources as res
+from airflow_provider_hfinfer.kube.aclient import AsyncKubeClient, transport_errors
+from airflow_provider_hfinfer.kube.errors import error_for
+from airflow_provider_hfinfer.kube.requests import (
+    KubeRequest,
+    plan_get,
+    plan_list,
+    plan_log,
+    plan_watch,
+)
+from airflow_provider_hfinfer.kube.snapshot import about_workload, workload_snapshot
+from airflow_provider_hfinfer.spec.names import workload_selector
 
 JsonDict = dict[str, Any]
 
@@ -37,13 +58,14 @@ EVENTS = "events"
 class WatchSettings:
     """How the watches behave.
 
-    :param resync_seconds: Re-list every kind this often (also the server-side
-        timeout of each watch, so a quiet workload costs one list and one watch
-        per kind and interval).
-    :param backoff_initial: First pause after a failed request, in seconds.
-    :param backoff_max: Longest pause between attempts, in seconds.
-    :param request_timeout: Client timeout of list and get requests, in seconds.
-    :param max_events: Events kept per workload (the newest).
+    Attributes:
+        resync_seconds: Re-list every kind this often (also the server-side
+            timeout of each watch, so a quiet workload costs one list and one watch
+            per kind and interval).
+        backoff_initial: First pause after a failed request, in seconds.
+        backoff_max: Longest pause between attempts, in seconds.
+        request_timeout: Client timeout of list and get requests, in seconds.
+        max_events: Events kept per workload (the newest).
     """
 
     resync_seconds: float = 300.0
@@ -80,34 +102,10 @@ class WatchStats:
         return self.lists + self.watches + self.gets
 
 
-class WatchFatalError(Exception):
-    """The API server refused in a way retrying will not fix (401, 403).
-
-    :param status: The HTTP status.
-    :param reason: The Status reason (``Forbidden``...).
-    :param message: The Status message.
-    """
-
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(f"{status} {reason}: {message}")
-        self.status = status
-        self.reason = reason
-        self.message = message
-
-
-class _Expired(Exception):
-    """The watch's resourceVersion is gone (410): list again."""
-
-
-class _Transient(Exception):
-    """A failed request worth retrying (5xx, 429, 404 while a namespace appears...)."""
-
-
 @dataclass(frozen=True)
 class _Kind:
     key: str
-    api: str
-    lister: str
+    resource: res.Resource
     label_selector: str | None = None
     field_selector: str | None = None
 
@@ -127,27 +125,9 @@ class _Backoff:
         self.current = min(self.ceiling, delay * 2)
 
 
-def _status_error(status: int, body: bytes) -> Exception:
-    try:
-        parsed = json.loads(body or b"{}")
-    except ValueError:
-        parsed = {}
-    reason = str(parsed.get("reason") or "") if isinstance(parsed, dict) else ""
-    message = str(parsed.get("message") or "") if isinstance(parsed, dict) else ""
-    if status == 410:
-        return _Expired(message)
-    if status in (401, 403):
-        return WatchFatalError(
-            status, reason or "Forbidden", message or body.decode(errors="ignore")
-        )
-    return _Transient(f"{status} {reason}: {message}")
-
-
-def _transient_errors() -> tuple[type[BaseException], ...]:
-    import aiohttp
-    from kubernetes_asyncio.client.exceptions import ApiException
-
-    return (aiohttp.ClientError, TimeoutError, OSError, ValueError, ApiException, _Transient)
+def _retryable() -> tuple[type[BaseException], ...]:
+    """What a watch recovers from by backing off (auth failures and 410 are handled apart)."""
+    return (KubeAPIError, ValueError, *transport_errors())
 
 
 def _trim(obj: JsonDict) -> JsonDict:
@@ -171,18 +151,18 @@ def _resource_version(obj: JsonDict, default: str) -> str:
 class WorkloadWatch:
     """Lists and watches one workload's objects and keeps the latest of each.
 
-    :param api_client: A ``kubernetes_asyncio`` ``ApiClient`` (from
-        ``AsyncKubernetesHook.get_conn()``).
-    :param name: The workload (Deployment) name.
-    :param namespace: Its namespace.
-    :param settings: Resync interval, backoff and limits.
+    Args:
+        api_client: A ``kubernetes_asyncio`` ``ApiClient`` (from
+            ``AsyncKubernetesHook.get_conn()``); requests go through an
+            :class:`~airflow_provider_hfinfer.kube.aclient.AsyncKubeClient` over it.
+        name: The workload (Deployment) name.
+        namespace: Its namespace.
+        settings: Resync interval, backoff and limits.
     """
 
     def __init__(
         self, api_client: Any, name: str, namespace: str, settings: WatchSettings | None = None
     ) -> None:
-        from kubernetes_asyncio import client
-
         self.name = name
         self.namespace = namespace
         self.settings = settings or WatchSettings()
@@ -191,22 +171,13 @@ class WorkloadWatch:
         self.objects: dict[str, dict[str, JsonDict]] = {
             key: {} for key in (DEPLOYMENT, REPLICA_SETS, PODS, EVENTS)
         }
-        self._apis: dict[str, Any] = {
-            "core": client.CoreV1Api(api_client),
-            "apps": client.AppsV1Api(api_client),
-            "custom": client.CustomObjectsApi(api_client),
-        }
+        self.client = AsyncKubeClient(api_client)
         selector = workload_selector(name)
         self._kinds = (
-            _Kind(
-                DEPLOYMENT,
-                "apps",
-                "list_namespaced_deployment",
-                field_selector=f"metadata.name={name}",
-            ),
-            _Kind(REPLICA_SETS, "apps", "list_namespaced_replica_set", label_selector=selector),
-            _Kind(PODS, "core", "list_namespaced_pod", label_selector=selector),
-            _Kind(EVENTS, "core", "list_namespaced_event"),
+            _Kind(DEPLOYMENT, res.DEPLOYMENT, field_selector=f"metadata.name={name}"),
+            _Kind(REPLICA_SETS, res.REPLICA_SET, label_selector=selector),
+            _Kind(PODS, res.POD, label_selector=selector),
+            _Kind(EVENTS, res.EVENT),
         )
         self._listed: set[str] = set()
         self._scaler: tuple[float, JsonDict | None] | None = None
@@ -218,20 +189,19 @@ class WorkloadWatch:
         """True once every kind has been listed at least once."""
         return len(self._listed) == len(self._kinds)
 
-    def snapshot(self) -> JsonDict:
-        """The keyword arguments of ``assess()`` (without the scaler)."""
-        deployment = next(iter(self.objects[DEPLOYMENT].values()), None)
-        return {
-            "deployment": deployment,
-            "replica_sets": list(self.objects[REPLICA_SETS].values()),
-            "pods": list(self.objects[PODS].values()),
-            "events": list(self.objects[EVENTS].values()),
-        }
+    def snapshot(self, scaler: JsonDict | None = None) -> JsonDict:
+        """The keyword arguments of ``assess()`` from the cache (the hook's shape)."""
+        return workload_snapshot(
+            self.name,
+            deployment=next(iter(self.objects[DEPLOYMENT].values()), None),
+            replica_sets=self.objects[REPLICA_SETS].values(),
+            pods=self.objects[PODS].values(),
+            events=self.objects[EVENTS].values(),
+            scaler=scaler,
+        )
 
     def _about_workload(self, event: JsonDict) -> bool:
-        target = event.get("involvedObject") or event.get("regarding") or {}
-        name = str(target.get("name", "")) if isinstance(target, dict) else ""
-        return name == self.name or name.startswith(f"{self.name}-")
+        return about_workload(event, self.name)
 
     def _notify(self) -> None:
         self.changed.set()
@@ -239,7 +209,7 @@ class WorkloadWatch:
     # ----------------------------------------------------------------- running
 
     async def run(self) -> None:
-        """Follow every kind until cancelled; raises :class:`WatchFatalError` on 401/403."""
+        """Follow every kind until cancelled; raises ``AccessDeniedError`` on 401/403."""
         tasks = [asyncio.ensure_future(self._follow(kind)) for kind in self._kinds]
         try:
             await asyncio.gather(*tasks)
@@ -251,7 +221,7 @@ class WorkloadWatch:
 
     async def _follow(self, kind: _Kind) -> None:
         loop = asyncio.get_running_loop()
-        transient = _transient_errors()
+        transient = _retryable()
         backoff = _Backoff(self.settings.backoff_initial, self.settings.backoff_max)
         version: str | None = None
         resync_at = 0.0
@@ -262,29 +232,30 @@ class WorkloadWatch:
                     resync_at = loop.time() + self.settings.resync_seconds
                 timeout = max(1, round(resync_at - loop.time()))
                 version = await self._watch(kind, version, timeout, backoff.reset)
-            except _Expired:
+            except WatchExpiredError:
                 self.stats.expired += 1
                 version = None
+            except AccessDeniedError:
+                raise
             except transient:
                 self.stats.reconnects += 1
                 await backoff.pause()
 
-    async def _request(self, kind: _Kind, **params: Any) -> Any:
-        method: Callable[..., Any] = getattr(self._apis[kind.api], kind.lister)
-        if kind.label_selector:
-            params["label_selector"] = kind.label_selector
-        if kind.field_selector:
-            params["field_selector"] = kind.field_selector
-        response = await method(self.namespace, _preload_content=False, **params)
-        if response.status != 200:
-            body = await response.read()
-            response.release()
-            raise _status_error(int(response.status), body)
-        return response
+    def _plan(self, kind: _Kind, version: str | None = None, timeout: int = 0) -> KubeRequest:
+        selectors = {"label_selector": kind.label_selector, "field_selector": kind.field_selector}
+        if version is None:
+            return plan_list(kind.resource, self.namespace, **selectors)
+        return plan_watch(
+            kind.resource,
+            self.namespace,
+            resource_version=version,
+            timeout_seconds=timeout,
+            **selectors,
+        )
 
     async def _list(self, kind: _Kind) -> str:
         self.stats.lists += 1
-        response = await self._request(kind, _request_timeout=self.settings.request_timeout)
+        response = await self.client.open(self._plan(kind), timeout=self.settings.request_timeout)
         try:
             body = json.loads(await response.read())
         finally:
@@ -304,14 +275,8 @@ class WorkloadWatch:
         self, kind: _Kind, version: str, timeout: int, on_open: Callable[[], None]
     ) -> str:
         self.stats.watches += 1
-        response = await self._request(
-            kind,
-            watch=True,
-            resource_version=version,
-            timeout_seconds=timeout,
-            allow_watch_bookmarks=True,
-            _request_timeout=timeout + self.settings.request_timeout,
-        )
+        request = self._plan(kind, version, timeout)
+        response = await self.client.open(request, timeout=timeout + self.settings.request_timeout)
         on_open()
         pending = b""
         try:
@@ -320,20 +285,20 @@ class WorkloadWatch:
                 while b"\n" in pending:
                     line, pending = pending.split(b"\n", 1)
                     if line.strip():
-                        version = self._apply(kind, json.loads(line), version)
+                        version = self._apply(kind, json.loads(line), version, request)
         finally:
             response.release()
         if pending.strip():
-            version = self._apply(kind, json.loads(pending), version)
+            version = self._apply(kind, json.loads(pending), version, request)
         return version
 
-    def _apply(self, kind: _Kind, event: JsonDict, version: str) -> str:
+    def _apply(self, kind: _Kind, event: JsonDict, version: str, request: KubeRequest) -> str:
         kind_of_event = str(event.get("type", ""))
         obj = event.get("object")
         if not isinstance(obj, dict):
             return version
         if kind_of_event == "ERROR":
-            raise _status_error(int(obj.get("code") or 500), json.dumps(obj).encode())
+            raise error_for(request, int(obj.get("code") or 500), json.dumps(obj).encode())
         version = _resource_version(obj, version)
         if kind_of_event == "BOOKMARK":
             return version
@@ -357,56 +322,28 @@ class WorkloadWatch:
         if self._scaler is not None and loop.time() < self._scaler[0]:
             return self._scaler[1]
         found: JsonDict | None = None
-        for group, plural in (("keda.sh", "scaledobjects"), ("http.keda.sh", "httpscaledobjects")):
-            found = await self._get_custom(group, plural)
+        for resource in (res.SCALED_OBJECT, res.HTTP_SCALED_OBJECT):
+            found = await self._get(plan_get(resource, self.name, self.namespace))
             if found is not None:
                 break
         self._scaler = (loop.time() + self.settings.resync_seconds, found)
         return found
 
-    async def _get_custom(self, group: str, plural: str) -> JsonDict | None:
-        api = self._apis["custom"]
+    async def _get(self, request: KubeRequest) -> JsonDict | None:
+        """One object, or None when it is absent or cannot be read now."""
         self.stats.gets += 1
-        body = await _read_ok(
-            api.get_namespaced_custom_object(
-                group,
-                "v1alpha1",
-                self.namespace,
-                plural,
-                self.name,
-                _preload_content=False,
-                _request_timeout=self.settings.request_timeout,
-            )
-        )
-        if body is None:
+        status, body = await self.client.exchange(request, timeout=self.settings.request_timeout)
+        if status != 200:
             return None
-        parsed = json.loads(body)
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return None
         return parsed if isinstance(parsed, dict) else None
 
     async def log_tail(self, pod: str, lines: int = 20) -> str | None:
         """The last ``lines`` lines of a pod's log, or None when they cannot be read."""
-        api = self._apis["core"]
         self.stats.gets += 1
-        body = await _read_ok(
-            api.read_namespaced_pod_log(
-                pod,
-                self.namespace,
-                tail_lines=lines,
-                _preload_content=False,
-                _request_timeout=self.settings.request_timeout,
-            )
-        )
-        return None if body is None else body.decode(errors="replace")
-
-
-async def _read_ok(request: Awaitable[Any]) -> bytes | None:
-    """The raw body of a 200 answer; None for any other status or a transient failure."""
-    try:
-        response = await request
-        try:
-            body = await response.read()
-        finally:
-            response.release()
-    except _transient_errors():
-        return None
-    return bytes(body) if response.status == 200 else None
+        request = plan_log(pod, self.namespace, tail_lines=lines)
+        status, body = await self.client.exchange(request, timeout=self.settings.request_timeout)
+        return body.decode(errors="replace") if status == 200 else None

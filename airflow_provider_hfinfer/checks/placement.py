@@ -71,10 +71,11 @@ def pod_requests(pod_spec: Mapping[str, Any]) -> dict[str, Decimal]:
 class PodShape:
     """One replica as the capacity check sees it.
 
-    :param requests: Resource name -> amount per pod, in base units.
-    :param tolerations: The pod's tolerations (pod API dicts).
-    :param node_terms: The pod's required node-selector terms other than the pool
-        term (each a tuple of ``matchExpressions``; a node must match one term).
+    Attributes:
+        requests: Resource name -> amount per pod, in base units.
+        tolerations: The pod's tolerations (pod API dicts).
+        node_terms: The pod's required node-selector terms other than the pool
+            term (each a tuple of ``matchExpressions``; a node must match one term).
     """
 
     requests: Mapping[str, Decimal]
@@ -110,9 +111,10 @@ class PodShape:
 class NodeFit:
     """How many replicas one node of a pool can take, and why not more.
 
-    :param node: The node's name.
-    :param replicas: Replicas that fit on it now.
-    :param reason: ``room for 2``, ``1 free nvidia.com/gpu, needs 2``, ``cordoned``...
+    Attributes:
+        node: The node's name.
+        replicas: Replicas that fit on it now.
+        reason: ``room for 2``, ``1 free nvidia.com/gpu, needs 2``, ``cordoned``...
     """
 
     node: str
@@ -124,10 +126,11 @@ class NodeFit:
 class PoolFit:
     """How many replicas one pool can take.
 
-    :param pool: The pool name.
-    :param needed: Replicas that must fit.
-    :param nodes: Per-node verdicts.
-    :param label: ``key=pool``, for a pool without nodes.
+    Attributes:
+        pool: The pool name.
+        needed: Replicas that must fit.
+        nodes: Per-node verdicts.
+        label: ``key=pool``, for a pool without nodes.
     """
 
     pool: str
@@ -160,9 +163,10 @@ class PoolFit:
 class PlacementDecision:
     """The outcome of the strict node-pool check.
 
-    :param pool: The chosen pool, or None when no listed pool has room.
-    :param pools: The verdict for every listed pool, in the user's order.
-    :param needed: Replicas that had to fit.
+    Attributes:
+        pool: The chosen pool, or None when no listed pool has room.
+        pools: The verdict for every listed pool, in the user's order.
+        needed: Replicas that had to fit.
     """
 
     pool: str | None

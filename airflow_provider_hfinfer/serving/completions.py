@@ -14,6 +14,7 @@ a DAG author does not want in logs.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
@@ -41,10 +42,11 @@ MAX_ERROR_CHARS = 300
 class Generation:
     """What the model generated for one prompt.
 
-    :param index: Position of the prompt in the operator's ``prompts`` list.
-    :param text: The generated text (for chat: the assistant message's content).
-    :param finish_reason: Why generation stopped: ``stop``, ``length`` (hit
-        ``max_tokens``) or None when the server did not say.
+    Attributes:
+        index: Position of the prompt in the operator's ``prompts`` list.
+        text: The generated text (for chat: the assistant message's content).
+        finish_reason: Why generation stopped: ``stop``, ``length`` (hit
+            ``max_tokens``) or None when the server did not say.
     """
 
     index: int
@@ -60,9 +62,10 @@ class Generation:
 class Reply:
     """One parsed answer of the server.
 
-    :param generations: One entry per prompt of the request, by prompt index.
-    :param prompt_tokens: Prompt tokens the server counted (0 when not reported).
-    :param completion_tokens: Generated tokens the server counted (0 when not reported).
+    Attributes:
+        generations: One entry per prompt of the request, by prompt index.
+        prompt_tokens: Prompt tokens the server counted (0 when not reported).
+        completion_tokens: Generated tokens the server counted (0 when not reported).
     """
 
     generations: tuple[Generation, ...]
@@ -367,3 +370,43 @@ def latency_summary(latencies_ms: Sequence[float]) -> dict[str, float]:
         "p95": round(percentile(latencies_ms, 0.95), 1),
         "max": round(max(latencies_ms, default=0.0), 1),
     }
+
+
+def prompt_list(rendered: Any, was_template: bool) -> list[Any]:
+    """The prompts as a list; a template that rendered a list to text is read back."""
+    if not isinstance(rendered, str):
+        return list(rendered)
+    if was_template and rendered.lstrip().startswith("["):
+        for parse in (json.loads, ast.literal_eval):
+            try:
+                parsed = parse(rendered)
+            except (ValueError, SyntaxError):
+                continue
+            if isinstance(parsed, list):
+                return parsed
+    return [rendered]
+
+
+def check_answers(
+    generations: Sequence[Generation], *, allow_empty: bool, expect: str | None
+) -> None:
+    """Fail on an empty answer (unless allowed) or one that does not match ``expect``.
+
+    Raises:
+        InferenceRequestError: ``EmptyAnswer`` or ``UnexpectedAnswer``, naming the prompt
+            by its index (never its text).
+    """
+    for generation in generations:
+        if not generation.text.strip() and not allow_empty:
+            raise InferenceRequestError(
+                f"prompt {generation.index} got an empty answer (finish_reason "
+                f"{generation.finish_reason}): raise max_tokens, check the prompt, or "
+                "set allow_empty=True",
+                reason="EmptyAnswer",
+            )
+        if expect is not None and not re.search(expect, generation.text):
+            raise InferenceRequestError(
+                f"the answer to prompt {generation.index} does not match expect "
+                f"({expect!r}); the model or its revision may be wrong",
+                reason="UnexpectedAnswer",
+            )

@@ -38,10 +38,11 @@ def parse_workload_xcom(value: Any) -> dict[str, Any]:
 class WorkloadTarget:
     """The workload a task acts on.
 
-    :param name: The workload name.
-    :param namespace: Its namespace (the project).
-    :param fields: The rest of the deploy task's result (``served_model_name``,
-        ``endpoint_url``, ``endpoint_host``, ``owner``...); empty without one.
+    Attributes:
+        name: The workload name.
+        namespace: Its namespace (the project).
+        fields: The rest of the deploy task's result (``served_model_name``,
+            ``endpoint_url``, ``endpoint_host``, ``owner``...); empty without one.
     """
 
     name: str

@@ -12,20 +12,20 @@ only when a check runs.
 
 from __future__ import annotations
 
-from airflow_provider_hfinfer.preflight.architectures import (
+from airflow_provider_hfinfer.checks.preflight.architectures import (
     VLLM_VERSION,
     ArchitectureInfo,
     load_architectures,
 )
-from airflow_provider_hfinfer.preflight.check import (
+from airflow_provider_hfinfer.checks.preflight.check import (
     Finding,
     PreflightReport,
     PreflightRequest,
     evaluate,
     run_preflight,
 )
-from airflow_provider_hfinfer.preflight.errors import HubAccessError, PreflightError
-from airflow_provider_hfinfer.preflight.hub import HubModel, clear_cache
+from airflow_provider_hfinfer.checks.preflight.hub import HubModel, clear_cache
+from airflow_provider_hfinfer.exceptions import HubAccessError, PreflightError
 
 __all__ = [
     "VLLM_VERSION",

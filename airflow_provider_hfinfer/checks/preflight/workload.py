@@ -8,18 +8,8 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from airflow_provider_hfinfer.preflight.check import PreflightRequest
+from airflow_provider_hfinfer.checks.preflight.check import PreflightRequest
 from airflow_provider_hfinfer.spec import InferenceWorkload
-
-
-def inline_token(workload: InferenceWorkload) -> str | None:
-    """The token written in the spec itself (``token`` or ``new_secret``), if any."""
-    access = workload.hf_access
-    if access.type == "token":
-        return access.token.get_secret_value()
-    if access.type == "new_secret":
-        return access.value.get_secret_value()
-    return None
 
 
 def request_for(workload: InferenceWorkload, token: str | None = None) -> PreflightRequest:
@@ -30,7 +20,7 @@ def request_for(workload: InferenceWorkload, token: str | None = None) -> Prefli
         token: A token from elsewhere (an existing Secret, an Airflow connection,
             ``HF_TOKEN``); the spec's own token wins.
     """
-    secret = inline_token(workload) or token
+    secret = workload.inline_token() or token
     return PreflightRequest(
         model_id=workload.model.id,
         revision=workload.model.revision,

@@ -21,7 +21,7 @@ headers we need (user agent, bearer token) ourselves.
 Results are cached per (endpoint, model, revision, token digest) for the life
 of the process; failures are not cached so that a user who fixes their access
 sees it at once. Errors come out
-as :class:`~airflow_provider_hfinfer.preflight.errors.HubAccessError` with a
+as :class:`~airflow_provider_hfinfer.exceptions.HubAccessError` with a
 message meant for a person; the token never appears in a message or a log.
 
 ``huggingface_hub`` and its HTTP client are imported inside the functions so
@@ -41,7 +41,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow_provider_hfinfer.preflight.errors import HubAccessError
+from airflow_provider_hfinfer.exceptions import HubAccessError
 
 if TYPE_CHECKING:
     from huggingface_hub.errors import HfHubHTTPError
