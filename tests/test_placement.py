@@ -96,11 +96,11 @@ def test_first_pool_with_room_is_chosen_and_earlier_pools_say_why() -> None:
 
     assert decision.pool == "h100-pool"
     assert [fit.describe() for fit in decision.skipped] == [
-        "a100-pool: 0 of 2 replica(s) fit (node a1: 1 free nvidia.com/gpu, needs 2)"
+        "a100-pool: room for 0 replicas, 2 needed (node a1: 1 free nvidia.com/gpu, needs 2)"
     ]
     assert decision.describe() == (
-        "strict node-pool order: pinned to h100-pool: 2 of 2 replica(s) fit (node h1: room "
-        "for 2); skipped a100-pool: 0 of 2 replica(s) fit (node a1: 1 free nvidia.com/gpu, "
+        "strict node-pool order: pinned to h100-pool: room for 2 replicas, 2 needed (node h1: room "
+        "for 2); skipped a100-pool: room for 0 replicas, 2 needed (node a1: 1 free nvidia.com/gpu, "
         "needs 2)"
     )
 
@@ -120,6 +120,18 @@ def test_replicas_may_spread_over_the_nodes_of_a_pool() -> None:
 
     assert decision.pool == "a100-pool"
     assert [(n.node, n.replicas) for n in decision.pools[0].nodes] == [("a1", 1), ("a2", 1)]
+
+
+def test_the_log_says_the_room_and_the_need_apart() -> None:
+    # One replica needed, two nodes with room for one each: room for 2, 1 needed.
+    nodes = [node("gpu-a-1", "pool-a", gpus=1), node("gpu-a-2", "pool-a", gpus=1)]
+
+    decision = decide(nodes, replicas=1, shape=PodShape({GPU: Decimal(1)}), pools=("pool-a",))
+
+    assert decision.describe().startswith(
+        "strict node-pool order: pinned to pool-a: room for 2 replicas, 1 needed "
+        "(node gpu-a-1: room for 1; node gpu-a-2: room for 1)"
+    )
 
 
 def test_a_replica_must_fit_whole_on_one_node() -> None:
@@ -143,8 +155,9 @@ def test_none_fits_keeps_preferred_order_with_every_reason() -> None:
 
     assert decision.pool is None
     assert decision.describe() == (
-        "strict node-pool order: no listed pool has room for 2 replica(s) now (a100-pool: 0 of "
-        "2 replica(s) fit (node a1: 4 free cpu, needs 8); h100-pool: 0 of 2 replica(s) fit "
+        "strict node-pool order: no listed pool has room for 2 replica(s) now (a100-pool: room "
+        "for 0 replicas, 2 needed (node a1: 4 free cpu, needs 8); h100-pool: room for 0 replicas, "
+        "2 needed "
         "(node h1: 32.0Gi free memory, needs 64.0Gi)); keeping the preferred-order affinity"
     )
 
@@ -197,7 +210,7 @@ def test_pod_slots_are_a_resource_too() -> None:
     decision = decide([node("a1", "a100-pool", pods=3)], pods, pools=("a100-pool",))
 
     assert decision.pools[0].describe() == (
-        "a100-pool: 0 of 2 replica(s) fit (node a1: 0 free pods, needs 1)"
+        "a100-pool: room for 0 replicas, 2 needed (node a1: 0 free pods, needs 1)"
     )
 
 
@@ -236,7 +249,7 @@ def test_pool_without_nodes_says_so() -> None:
     decision = decide([node("h1", "h100-pool")])
 
     assert decision.pools[0].describe() == (
-        "a100-pool: 0 of 2 replica(s) fit (no nodes labelled run.ai/node-pool=a100-pool)"
+        "a100-pool: room for 0 replicas, 2 needed (no nodes labelled run.ai/node-pool=a100-pool)"
     )
 
 

@@ -149,14 +149,18 @@ class PoolFit:
         return self.fits >= self.needed
 
     def describe(self) -> str:
-        """``a100-pool: 0 of 2 replicas fit (node a1: 1 free nvidia.com/gpu, needs 2)``."""
-        head = f"{self.pool}: {self.fits} of {self.needed} replica(s) fit"
+        """``a100-pool: room for 0 replicas, 2 needed (node a1: 1 free nvidia.com/gpu, needs 2)``."""
+        head = f"{self.pool}: room for {_replicas(self.fits)}, {self.needed} needed"
         if not self.nodes:
             return f"{head} (no nodes labelled {self.label})"
         shown = [f"node {node.node}: {node.reason}" for node in self.nodes[:_MAX_NODES_SHOWN]]
         if len(self.nodes) > _MAX_NODES_SHOWN:
             shown.append(f"{len(self.nodes) - _MAX_NODES_SHOWN} more node(s)")
         return f"{head} ({'; '.join(shown)})"
+
+
+def _replicas(count: int) -> str:
+    return f"{count} replica" if count == 1 else f"{count} replicas"
 
 
 @dataclass(frozen=True)

@@ -110,10 +110,10 @@ def test_pins_the_first_pool_with_room_and_logs_why_earlier_ones_were_skipped(
     ]
     assert "preferredDuringSchedulingIgnoredDuringExecution" not in affinity
     assert (
-        "skipped a100-pool: 1 of 2 replica(s) fit (node a1: room for 1; node a2: 1 free "
+        "skipped a100-pool: room for 1 replica, 2 needed (node a1: room for 1; node a2: 1 free "
         "nvidia.com/gpu, needs 2)"
     ) in output
-    assert "pinned to h100-pool: 2 of 2 replica(s) fit" in output
+    assert "pinned to h100-pool: room for 2 replicas, 2 needed" in output
     # One cluster-wide list of the pools' nodes and one of the non-terminated pods.
     nodes = cluster.requests.filter(method="GET", path_regex=r"^/api/v1/nodes$")
     pods = cluster.requests.filter(method="GET", path_regex=r"^/api/v1/pods$")
@@ -144,7 +144,7 @@ def test_when_no_pool_has_room_the_preferred_order_is_kept(
     required = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
     assert required[0]["matchExpressions"][0]["values"] == ["a100-pool", "h100-pool"]
     assert "no listed pool has room for 2 replica(s) now" in output
-    assert "h100-pool: 0 of 2 replica(s) fit (node h1: 1 free nvidia.com/gpu, needs 2)" in output
+    assert "h100-pool: room for 0 replicas, 2 needed (node h1: 1 free nvidia.com/gpu, needs 2)" in output
     assert "keeping the preferred-order affinity" in output
 
 
