@@ -8,8 +8,6 @@ waiting for the Deployment. Rendering and I/O live in their own layers.
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -31,6 +29,7 @@ from airflow_provider_hfinfer.hooks.inference import HFInferenceHook, object_ref
 from airflow_provider_hfinfer.kube import resources as res
 from airflow_provider_hfinfer.lifecycle import reopen, stamp_applied_spec
 from airflow_provider_hfinfer.links.endpoint import HFInferenceEndpointLink
+from airflow_provider_hfinfer.operators.inline_secrets import refuse_literal_tokens, spec_tokens
 from airflow_provider_hfinfer.operators.lifecycle import (
     FailurePolicy,
     adopted,
@@ -63,27 +62,17 @@ def _spec_error(err: ValidationError | SpecError) -> SpecError:
     return SpecError("invalid workload spec:\n  " + "\n  ".join(lines))
 
 
-HF_TOKEN_PATTERN = re.compile(r"\bhf_[A-Za-z0-9]{16,}\b")
-"""What a Hugging Face access token looks like (``hf_`` and at least 16 letters or digits)."""
-
-
 def mask_spec_tokens(workload: Any) -> None:
     """Register every token in a (rendered) workload spec with Airflow's secrets masker.
 
     Reads a parsed spec's secret fields; for a dict or YAML text that does not
-    parse (it fails later with the spec error), masks every ``hf_...`` token in it.
+    parse (it fails later with the spec error), masks its raw token fields and
+    every ``hf_...`` token in it (``inline_secrets.spec_tokens``, bounded work).
     """
     from airflow.sdk.log import mask_secret
 
-    try:
-        access = InferenceWorkload.parse(workload).hf_access
-    except (ValidationError, SpecError, ValueError, TypeError):
-        for token in HF_TOKEN_PATTERN.findall(json.dumps(workload, default=str)):
-            mask_secret(token)
-        return
-    if access.type in ("token", "new_secret"):
-        secret = access.token if access.type == "token" else access.value
-        mask_secret(secret.get_secret_value())
+    for token in spec_tokens(workload):
+        mask_secret(token)
 
 
 def workload_result(
@@ -204,6 +193,7 @@ class HFInferenceCreateOperator(BaseOperator):
         self.hf_endpoint = hf_endpoint
         if if_exists not in ("fail", "update"):
             raise ValueError(f"if_exists ({if_exists!r}) must be 'fail' or 'update'")
+        refuse_literal_tokens(workload)  # DAG code and serialized DAGs are stored in the DB
         self.workload = workload
         self.namespace = namespace
         self.kubernetes_conn_id = kubernetes_conn_id

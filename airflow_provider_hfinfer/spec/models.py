@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
@@ -29,6 +30,7 @@ from pydantic import (
 
 from airflow_provider_hfinfer.exceptions import SpecError
 from airflow_provider_hfinfer.spec import kube_syntax as ks
+from airflow_provider_hfinfer.spec.redact import secret_format, shown, shown_arg
 
 PROVIDER_PREFIX = "hfinfer.io"
 """Label and annotation prefix this provider writes; users may not set keys under it."""
@@ -84,7 +86,13 @@ HF_REPO_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
 
 def _fail(field: str, value: object, rule: str, fix: str) -> SpecError:
-    return SpecError(f"{field} ({value!r}) {rule}: {fix}")
+    # shown(): short, one line, a credential-like value cut to a redacted prefix.
+    return SpecError(f"{field} ({shown(value)}) {rule}: {fix}")
+
+
+def _fail_arg(field: str, arg: str, rule: str, fix: str) -> SpecError:
+    # vllm.extra_args items are named by their option only: values may be secrets.
+    return SpecError(f"{field} ({shown_arg(arg)}) {rule}: {fix}")
 
 
 def _quantity_text(value: Any) -> Any:
@@ -109,8 +117,96 @@ def _check_quantity(value: str) -> str:
             f"{err}: write a Kubernetes quantity such as '500m', '4', '16Gi' or '512Mi'"
         ) from err
     if amount <= 0:
-        raise SpecError(f"'{value}' must be greater than zero: give a positive quantity")
+        raise SpecError(f"{shown(value)} must be greater than zero: give a positive quantity")
     return value
+
+
+_GIB = Decimal(2**30)
+_MIB = Decimal(2**20)
+
+# field -> (kind, least, most, why a value outside is a slip): a bare number is bytes
+# (memory) or cores (cpu) to Kubernetes, so `gpu_memory: 80` would be 80 bytes.
+_PLAUSIBLE: Mapping[str, tuple[str, Decimal, Decimal, str]] = MappingProxyType(
+    {
+        "compute.gpu_memory": (
+            "bytes",
+            _GIB,
+            Decimal(2**40),
+            "GPUs vLLM runs on have between 1Gi and 1Ti each",
+        ),
+        "compute.memory": (
+            "bytes",
+            256 * _MIB,
+            Decimal(64 * 2**40),
+            "a vLLM replica needs between 256Mi and 64Ti",
+        ),
+        "compute.cpu": (
+            "cores",
+            Decimal("0.1"),
+            Decimal(1024),
+            "a vLLM replica needs between 100m (0.1 core) and 1024 cores",
+        ),
+        "cache.size_limit": (
+            "bytes",
+            256 * _MIB,
+            Decimal(2**50),
+            "model weights need between 256Mi and 1Pi of disk",
+        ),
+    }
+)
+
+# What a unit slip most likely meant: the suffix written -> the suffix suggested.
+_SMALL_BYTES_FIX = {"": "Gi", "m": "Mi", "k": "Mi", "Ki": "Mi", "M": "Gi", "Mi": "Gi"}
+_LARGE_BYTES_FIX = {"Ti": "Gi", "T": "G", "Pi": "Gi", "P": "G", "Ei": "Gi", "E": "G", "Gi": "Mi"}
+
+
+def _amount_text(kind: str, amount: Decimal) -> str:
+    if kind == "cores":
+        return f"{amount.normalize():f} cores"
+    if amount < 1024:
+        return f"{amount.normalize():f} bytes"
+    exact = ks.format_bytes(amount) if amount == amount.to_integral_value() else ""
+    return exact if not exact.isdigit() else f"about {amount / _GIB:.3g}Gi"
+
+
+def _suggestion(kind: str, number: str, suffix: str, too_small: bool) -> str | None:
+    if kind == "cores":
+        if too_small and suffix in ("m", "u", "n"):
+            return number
+        if not too_small and suffix == "":
+            return f"{number}m"
+        return None
+    table = _SMALL_BYTES_FIX if too_small else _LARGE_BYTES_FIX
+    return f"{number}{table[suffix]}" if suffix in table else None
+
+
+def check_plausible(field: str, value: str | None) -> str | None:
+    """Refuse a quantity of a magnitude no workload means (a unit left out or mistyped).
+
+    Args:
+        field: The field path, a key of the plausible ranges (its ``*_limit`` twin too).
+        value: The quantity, already valid Kubernetes syntax.
+
+    Returns:
+        The value, unchanged.
+
+    Raises:
+        SpecError: The value is outside the field's plausible range; the message
+            suggests what was probably meant ("did you mean '80Gi'?").
+    """
+    if value is None:
+        return value
+    kind, least, most, why = _PLAUSIBLE.get(field) or _PLAUSIBLE[field.removesuffix("_limit")]
+    amount = ks.parse_quantity(value)
+    if least <= amount <= most:
+        return value
+    match = ks.QUANTITY.match(value)
+    number, suffix = match.groups() if match else (value, "")
+    too_small = amount < least
+    guess = _suggestion(kind, number, suffix, too_small)
+    fix = f"did you mean {shown(guess)}?" if guess else "check the unit (Mi, Gi, Ti; m for cores)"
+    unit = " (a number without a unit is bytes)" if kind == "bytes" and suffix == "" else ""
+    raise _fail(field, value, f"is {_amount_text(kind, amount)}{unit}, but {why}", fix)
 
 
 def _check_duration(value: Any) -> int:
@@ -119,7 +215,7 @@ def _check_duration(value: Any) -> int:
             return ks.parse_duration_seconds(value)
         except ValueError as err:
             raise SpecError(f"{err}: write seconds (e.g. 600) or '10m', '1h30m'") from err
-    raise SpecError(f"{value!r} is not a duration: write seconds (e.g. 600) or '10m', '1h30m'")
+    raise SpecError(f"{shown(value)} is not a duration: write seconds (e.g. 600) or '10m', '1h30m'")
 
 
 # json_schema_input_type: the schema documents what a user may write, not the stored type.
@@ -183,7 +279,7 @@ class ModelRef(_Frozen):
     def _no_blank(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and (not value.strip() or any(ch.isspace() for ch in value)):
             raise SpecError(
-                f"model.{info.field_name} ({value!r}) must be a non-empty string without "
+                f"model.{info.field_name} ({shown(value)}) must be a non-empty string without "
                 "spaces: remove the field to use the default"
             )
         return value
@@ -343,16 +439,57 @@ class EndpointAccess(_Frozen):
         return self
 
 
+# RFC 5322 dot-atom local part (without '*', Istio's wildcard) @ a DNS name with a TLD.
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9!#$%&'+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$"
+)
+# A user name or subject as identity providers issue them: ana, ana.lee, 1234, auth0|5f7c,
+# system:serviceaccount:ns:sa.
+_USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:|+~-]*$")
+MAX_PRINCIPAL_LENGTH = 256
+
+
+def _principal_error(field: str, entry: str) -> str | None:
+    """The rule an ``endpoint_access`` entry breaks, or None."""
+    if not entry.strip():
+        return "is blank"
+    if entry != entry.strip():
+        return "has surrounding spaces"
+    if len(entry) > MAX_PRINCIPAL_LENGTH:
+        return f"is longer than {MAX_PRINCIPAL_LENGTH} characters"
+    if "*" in entry:
+        return "contains '*', which Istio reads as a wildcard (it would let others in)"
+    if '"' in entry or not entry.isprintable():
+        return "contains a double quote or a control character"
+    if field == "groups":
+        return None
+    if "@" in entry:
+        if _EMAIL.match(entry) and len(entry) <= 254 and ".." not in entry:
+            return None
+        return (
+            "is not an e-mail address (one '@', a name before it, a domain such as "
+            "example.com after it, no '..')"
+        )
+    if not _USER_NAME.match(entry):
+        return (
+            "is not a user name (letters, digits and . _ - : | + ~, no spaces) nor an "
+            "e-mail address"
+        )
+    return None
+
+
 def _check_principals(field: str, values: tuple[str, ...]) -> None:
     seen: set[str] = set()
+    fix = {
+        "users": "write the e-mail address or user name exactly as the identity provider "
+        "issues it, e.g. ana@example.com",
+        "groups": "write the group exactly as the identity provider names it",
+    }[field]
     for entry in values:
-        if not entry.strip() or entry != entry.strip() or '"' in entry:
-            raise _fail(
-                f"endpoint_access.{field}",
-                entry,
-                "is blank, has surrounding spaces or a double quote",
-                "write the name exactly as the identity provider does",
-            )
+        problem = _principal_error(field, entry)
+        if problem:
+            raise _fail(f"endpoint_access.{field}", entry, problem, fix)
         if entry in seen:
             raise _fail(f"endpoint_access.{field}", entry, "is listed twice", "list it once")
         seen.add(entry)
@@ -391,6 +528,11 @@ class Compute(_Frozen):
             )
         return value
 
+    @field_validator("gpu_memory", "cpu", "cpu_limit", "memory", "memory_limit")
+    @classmethod
+    def _plausible(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return check_plausible(f"compute.{info.field_name}", value)
+
     @model_validator(mode="after")
     def _limits_cover_requests(self) -> Compute:
         for request_field, limit_field in (("cpu", "cpu_limit"), ("memory", "memory_limit")):
@@ -399,7 +541,7 @@ class Compute(_Frozen):
                 raise SpecError(
                     f"compute.{limit_field} ({limit}) is below compute.{request_field} "
                     f"({request}): raise the limit or lower the request"
-                )
+                )  # both passed the quantity syntax, so they are short and printable
         return self
 
     @property
@@ -543,7 +685,7 @@ class Toleration(_Frozen):
         if self.operator == "Exists" and self.value is not None:
             raise SpecError(
                 f"tolerations[{self.key}]: operator Exists takes no value (got "
-                f"{self.value!r}): remove value, or use operator Equals"
+                f"{shown(self.value)}): remove value, or use operator Equals"
             )
         if self.operator == "Equals":
             if self.value is None:
@@ -602,10 +744,7 @@ class VLLMOptions(_Frozen):
     @field_validator("extra_args")
     @classmethod
     def _no_reserved_flags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for index, arg in enumerate(value):
-            flags = reserved_flags_read_as(arg)
-            if flags:
-                raise _reserved_flag_error(f"vllm.extra_args[{index}]", arg, flags)
+        _check_extra_args(value)
         return value
 
 
@@ -616,6 +755,12 @@ RESERVED_VLLM_FLAGS: Mapping[str, str | None] = MappingProxyType(
         "--revision": "model.revision",
         "--host": None,
         "--port": None,
+        "--api-key": None,
+        "--hf-token": None,
+        "--ssl-keyfile": None,
+        "--ssl-certfile": None,
+        "--ssl-ca-certs": None,
+        "--ssl-cert-reqs": None,
         "--tensor-parallel-size": "compute.gpus",
         "-tp": "compute.gpus",
         "--max-model-len": "vllm.max_model_len",
@@ -625,11 +770,48 @@ RESERVED_VLLM_FLAGS: Mapping[str, str | None] = MappingProxyType(
         "--download-dir": "cache",
     }
 )
-"""Flags the renderer sets, each with the spec field it comes from (None: fixed).
+"""Flags the renderer sets, each with the spec field it comes from (None: refused outright).
 
 Giving one again in ``vllm.extra_args`` is an error, in any spelling vLLM's
-parser reads as the flag (see :func:`reserved_flags_read_as`).
+parser reads as the flag (see :func:`reserved_flags_read_as`). The ones with
+no field are those ``vllm serve`` (0.6.4) would use to carry a secret or to
+move the endpoint the provider renders for (see ``_REFUSED_BECAUSE``); other
+server flags (``--root-path``, CORS, ``--middleware``, tool parsers) leave host,
+port and protocol as they are and stay allowed.
 """
+
+_SECRET_REASON = (
+    "carries a secret, which would be stored in plaintext in the Deployment's arguments "
+    "and shown by 'hfinfer render' and the API server"
+)
+_REFUSED_BECAUSE: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "--host": (
+            f"the provider fixes (vLLM listens on 0.0.0.0:{VLLM_PORT}, where the Service, "
+            "probes and metrics scraping reach it)",
+            "remove this argument",
+        ),
+        "--api-key": (
+            _SECRET_REASON,
+            "remove it and restrict callers with endpoint_access (mode authenticated, "
+            "groups or users), which checks each caller's token at the mesh",
+        ),
+        "--hf-token": (_SECRET_REASON, "remove it and set hf_access instead"),
+        "--ssl": (
+            "switches vLLM to HTTPS, but the Service, probes and metrics scraping the "
+            "provider renders speak plain HTTP",
+            "remove it and terminate TLS at the mesh or ingress (Istio mTLS encrypts "
+            "traffic between pods)",
+        ),
+    }
+)
+_REFUSED_BECAUSE_ALIASES = {
+    "--port": "--host",
+    "--ssl-keyfile": "--ssl",
+    "--ssl-certfile": "--ssl",
+    "--ssl-ca-certs": "--ssl",
+    "--ssl-cert-reqs": "--ssl",
+}
 
 
 def vllm_option_name(arg: str) -> str | None:
@@ -685,19 +867,50 @@ def _reserved_flag_error(where: str, arg: str, flags: tuple[str, ...]) -> SpecEr
     sources = [RESERVED_VLLM_FLAGS[flag] for flag in flags]
     fields = ", ".join(dict.fromkeys(source for source in sources if source))
     if not fields:
-        return _fail(
-            where,
-            arg,
-            f"can be read by vLLM as {read_as}, which the provider fixes (vLLM listens on "
-            f"0.0.0.0:{VLLM_PORT}, where the Service, probes and metrics scraping reach it)",
-            "remove this argument",
-        )
-    return _fail(
+        reason, fix = _REFUSED_BECAUSE[_REFUSED_BECAUSE_ALIASES.get(flags[0], flags[0])]
+        return _fail_arg(where, arg, f"can be read by vLLM as {read_as}, which {reason}", fix)
+    return _fail_arg(
         where,
         arg,
         f"can be read by vLLM as {read_as}, which the provider sets from {fields}",
         f"set {fields} instead and remove this argument",
     )
+
+
+def _extra_arg_value(args: tuple[str, ...], index: int) -> str:
+    """The value of the option at ``args[index]``: after ``=`` or a space, or the next item."""
+    arg = args[index].strip()
+    parts = re.split(r"[=\s]", arg, maxsplit=1)
+    if len(parts) == 2:
+        return parts[1].strip()
+    following = args[index + 1] if index + 1 < len(args) else ""
+    return following.strip() if vllm_option_name(following) is None else ""
+
+
+def _check_extra_args(value: tuple[str, ...]) -> None:
+    for index, arg in enumerate(value):
+        where = f"vllm.extra_args[{index}]"
+        flags = reserved_flags_read_as(arg)
+        if flags:
+            raise _reserved_flag_error(where, arg, flags)
+        if secret_format(arg):
+            raise _fail_arg(
+                where,
+                arg,
+                "holds what looks like a credential (a token or key), which would be stored "
+                "in plaintext in the Deployment's arguments",
+                "keep credentials in a Secret; the Hugging Face token goes in hf_access",
+            )
+        if reserved_flags_read_as(arg, ("--uvicorn-log-level",)) and (
+            _extra_arg_value(value, index).lower() == "trace"
+        ):
+            raise _fail_arg(
+                where,
+                arg,
+                "sets uvicorn's 'trace' log level, which writes every request's headers and "
+                "body into the pod log, including callers' tokens",
+                "use 'debug' or 'info'",
+            )
 
 
 class ModelCache(_Frozen):
@@ -711,6 +924,11 @@ class ModelCache(_Frozen):
     type: Literal["emptyDir", "pvc"] = "emptyDir"
     claim_name: str | None = None
     size_limit: Quantity | None = None
+
+    @field_validator("size_limit")
+    @classmethod
+    def _plausible(cls, value: str | None) -> str | None:
+        return check_plausible("cache.size_limit", value)
 
     @model_validator(mode="after")
     def _claim(self) -> ModelCache:

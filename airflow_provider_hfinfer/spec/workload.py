@@ -7,7 +7,6 @@ loaders from dict, JSON and YAML. The nested models live in ``models``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,6 +24,12 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from airflow_provider_hfinfer.exceptions import SpecError
 from airflow_provider_hfinfer.spec import kube_syntax as ks
 from airflow_provider_hfinfer.spec.frozen import FrozenMap
+from airflow_provider_hfinfer.spec.loader import (
+    MAX_DEPTH,
+    check_shape,
+    load_workload_mapping,
+    read_spec_file,
+)
 from airflow_provider_hfinfer.spec.models import (
     MAX_NAME_LENGTH,
     MAX_NODE_POOLS,
@@ -44,10 +49,12 @@ from airflow_provider_hfinfer.spec.models import (
     Toleration,
     VLLMOptions,
     _fail,
+    _fail_arg,
     _Frozen,
     _model_shorthand,
     reserved_flags_read_as,
 )
+from airflow_provider_hfinfer.spec.redact import PREFIX_CHARS, path_part, redacted, secret_format
 
 MAX_ANNOTATIONS_BYTES = 256 * 1024
 
@@ -209,7 +216,9 @@ class InferenceWorkload(_Frozen):
             _check_key("labels", key)
             problem = ks.label_value_error(item)
             if problem:
-                raise _fail(f"labels[{key}]", item, problem, "shorten or simplify the value")
+                raise _fail(
+                    f"labels[{path_part(key)}]", item, problem, "shorten or simplify the value"
+                )
         return value
 
     @field_validator("annotations")
@@ -258,7 +267,7 @@ class InferenceWorkload(_Frozen):
             return self
         for index, arg in enumerate(self.vllm.extra_args):
             if reserved_flags_read_as(arg, ("--disable-log-stats",)):
-                raise _fail(
+                raise _fail_arg(
                     f"vllm.extra_args[{index}]",
                     arg,
                     "can be read by vLLM as --disable-log-stats, which turns off the metrics "
@@ -274,6 +283,20 @@ class InferenceWorkload(_Frozen):
             )
         return self
 
+    @model_validator(mode="after")
+    def _no_credentials_outside_secrets(self) -> InferenceWorkload:
+        # A token pasted into a label, a pool or a flag would be written in plaintext into
+        # every rendered object; only hf_access.token/value go to a Secret.
+        where = _credential_outside_secrets(self)
+        if where is not None:
+            path, value = where
+            raise SpecError(
+                f"{path} ({redacted(value)}) looks like a credential (a token or key), which "
+                "would be written in plaintext into the rendered objects: remove it; a Hugging "
+                "Face token belongs in hf_access (type token, new_secret or existing_secret)"
+            )
+        return self
+
     # Defined after the other model validators so it wraps them all, including the
     # cross-field rules above, whose errors carry the whole input.
     @model_validator(mode="wrap")
@@ -284,10 +307,9 @@ class InferenceWorkload(_Frozen):
         try:
             return handler(data)
         except ValidationError as err:
-            secrets = _inline_secrets(data)
-            if not secrets:
-                raise
-            raise _without_secrets(err, secrets) from None
+            # Always: besides the inline token, any credential pasted into another field
+            # sits in the errors' inputs (errors(), json()), which callers may log.
+            raise _without_secrets(err, _inline_secrets(data)) from None
 
     @property
     def min_replicas(self) -> int:
@@ -304,11 +326,15 @@ class InferenceWorkload(_Frozen):
         return self.model_dump(mode="json")
 
     @classmethod
-    def from_yaml(cls, text: str) -> InferenceWorkload:
+    def from_yaml(cls, text: str, source: str | None = None) -> InferenceWorkload:
         """Load a workload from YAML (or JSON, a subset of YAML) text.
+
+        The text goes through the safe loader (:mod:`~airflow_provider_hfinfer.spec.loader`):
+        size limit, duplicate keys refused, aliases, depth and size bounded.
 
         Args:
             text: One YAML document describing the workload.
+            source: Where the text came from (a file name), named in load errors.
 
         Returns:
             The validated workload.
@@ -317,36 +343,31 @@ class InferenceWorkload(_Frozen):
             SpecError: The text is not YAML, or not a mapping of fields.
             pydantic.ValidationError: A field breaks a rule.
         """
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise SpecError(
-                f"the workload is not valid YAML ({_yaml_problem(err)}): fix the syntax there"
-            ) from err
-        if not isinstance(data, dict):
-            raise SpecError(
-                f"a workload must be a mapping of fields, got {type(data).__name__}: "
-                "start the document with 'name:'"
-            )
-        return cls.model_validate(data)
+        return cls.model_validate(load_workload_mapping(text, source or "workload"))
 
     @classmethod
     def from_file(cls, path: str | Path) -> InferenceWorkload:
-        """Load a workload from a YAML or JSON file.
+        """Load a workload from a YAML or JSON file (UTF-8, at most 1 MiB).
 
         Args:
             path: Path of the file.
 
         Returns:
             The validated workload.
+
+        Raises:
+            SpecError: The file cannot be read, is not UTF-8 YAML/JSON, or not a mapping;
+                the message names the file.
+            pydantic.ValidationError: A field breaks a rule.
         """
-        return cls.from_yaml(Path(path).read_text(encoding="utf-8"))
+        return cls.from_yaml(read_spec_file(path), str(path))
 
     @classmethod
     def parse(cls, value: InferenceWorkload | Mapping[str, Any] | str) -> InferenceWorkload:
         """Accept a workload, a mapping, or YAML/JSON text (what operators receive).
+
+        Text goes through the safe loader; a mapping is checked for depth, size and
+        cycles before any validator walks it.
 
         Args:
             value: The workload in any of its accepted forms.
@@ -361,31 +382,14 @@ class InferenceWorkload(_Frozen):
         if isinstance(value, InferenceWorkload):
             return value
         if isinstance(value, str):
-            if value.lstrip().startswith("{"):
-                try:
-                    data = json.loads(value)
-                except json.JSONDecodeError:
-                    # Not JSON: a YAML flow mapping such as '{name: x, model: y}'.
-                    return cls.from_yaml(value)
-                return cls.model_validate(data)
             return cls.from_yaml(value)
         if isinstance(value, Mapping):
+            check_shape(value, "workload")
             return cls.model_validate(dict(value))
         raise SpecError(
             f"a workload must be an InferenceWorkload, a mapping or YAML/JSON text, got "
             f"{type(value).__name__}: pass one of those"
         )
-
-
-def _yaml_problem(err: Exception) -> str:
-    """Say where and what the YAML problem is, on one line."""
-    import yaml
-
-    if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
-        mark = err.problem_mark
-        what = ", ".join(part for part in (err.context, err.problem) if part)
-        return f"line {mark.line + 1}, column {mark.column + 1}: {what}"
-    return " ".join(str(err).split())
 
 
 _SECRET_FIELDS = ("token", "value")
@@ -401,18 +405,56 @@ def _inline_secrets(data: Any) -> tuple[str, ...]:
     )
 
 
+_SCRUB_BUDGET = 10_000
+"""Most values one error's input is scrubbed through; the rest reads as ``'...'``."""
+
+
 def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
-    if isinstance(value, str):
-        return _MASK if any(secret in value for secret in secrets) else value
-    if isinstance(value, Mapping):
-        return {key: _scrub(item, secrets) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_scrub(item, secrets) for item in value]
-    return value
+    """``value`` with every string holding a secret masked, in bounded work.
+
+    Shared sub-objects (YAML aliases, reused dicts) are scrubbed once and shared
+    in the result, cycles end in ``'...'``, and past ``_SCRUB_BUDGET`` values or
+    the loader's depth the rest is cut: an alias-expanded document costs no more
+    than its distinct objects.
+    """
+    done: dict[int, Any] = {}
+    budget = [_SCRUB_BUDGET]
+
+    def walk(item: Any, depth: int) -> Any:
+        if isinstance(item, str):
+            hidden = any(secret in item for secret in secrets) or secret_format(item)
+            return _MASK if hidden else item
+        if not isinstance(item, (Mapping, list, tuple)):
+            return item
+        key = id(item)
+        if key in done:
+            return done[key]
+        budget[0] -= 1
+        if budget[0] < 0 or depth > MAX_DEPTH:
+            return "..."
+        done[key] = "..."  # a cycle back to this object ends here
+        if isinstance(item, Mapping):
+            result: Any = {
+                (walk(name, depth + 1) if isinstance(name, str) else name): walk(part, depth + 1)
+                for name, part in item.items()
+            }
+        else:
+            result = [walk(part, depth + 1) for part in item]
+        done[key] = result
+        return result
+
+    return walk(value, 1)
+
+
+def _hidden_key(part: int | str, secrets: tuple[str, ...]) -> int | str:
+    """A path part (a mapping key the user typed) cut to a prefix when it is a credential."""
+    if isinstance(part, str) and (secret_format(part) or any(x in part for x in secrets)):
+        return part[:PREFIX_CHARS] + "…"
+    return part
 
 
 def _without_secrets(error: ValidationError, secrets: tuple[str, ...]) -> ValidationError:
-    """Rebuild ``error`` with every copy of an inline token masked.
+    """Rebuild ``error`` with every copy of an inline token, and any credential, masked.
 
     pydantic keeps each error's input (``errors()``, ``json()``); a rule failing on
     the whole workload, or on ``hf_access``, would otherwise carry the plain token.
@@ -421,7 +463,7 @@ def _without_secrets(error: ValidationError, secrets: tuple[str, ...]) -> Valida
         {
             # A custom error of the same type and message keeps describe_errors' output.
             "type": PydanticCustomError(item["type"], item["msg"]),
-            "loc": item["loc"],
+            "loc": tuple(_hidden_key(part, secrets) for part in item["loc"]),
             "input": _scrub(item["input"], secrets),
         }
         for item in error.errors(include_url=False)
@@ -430,6 +472,33 @@ def _without_secrets(error: ValidationError, secrets: tuple[str, ...]) -> Valida
 
 
 _SCRAPE_KEY = "prometheus.io/scrape"
+
+
+def _credential_outside_secrets(workload: InferenceWorkload) -> tuple[str, str] | None:
+    """The first field path and value, outside the secret fields, holding a credential."""
+    data = workload.model_dump(mode="json", exclude={"hf_access": {"token", "value"}})
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if secret_format(item):
+                return path, item
+        elif isinstance(item, dict):
+            for key, part in item.items():
+                inner = f"{path}[{path_part(key)}]" if path in _MAPS else _join(path, key)
+                if secret_format(key):
+                    return f"{path} key", key
+                stack.append((inner, part))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{index}]", part) for index, part in enumerate(item))
+    return None
+
+
+_MAPS = ("labels", "annotations")
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
 
 
 def _check_scrape_annotation(key: str, value: str) -> None:
