@@ -37,14 +37,15 @@ def _read(path: str) -> str:
 
 
 def _load(path: str) -> InferenceWorkload:
+    name = "<stdin>" if path == "-" else path
     try:
-        return InferenceWorkload.from_yaml(_read(path), path)
+        return InferenceWorkload.from_yaml(_read(path), name)
     except ValidationError as err:
-        raise _InputError([f"{path}: {line}" for line in describe_errors(err)]) from err
+        raise _InputError([f"{name}: {line}" for line in describe_errors(err)]) from err
     except SpecError as err:
         # Loader errors name the file already; every spec error is one line.
         text = " ".join(str(err).split()) or type(err).__name__
-        raise _InputError([text if text.startswith(f"{path}: ") else f"{path}: {text}"]) from err
+        raise _InputError([text if text.startswith(f"{name}: ") else f"{name}: {text}"]) from err
 
 
 def _options(args: argparse.Namespace) -> Any:

@@ -112,6 +112,8 @@ def _message(item: ErrorDetails) -> str:
     expected = EXPECTED.get(_field(loc))
     if kind in _SHAPE_ERRORS and expected:
         return f"must be {expected}"
+    if kind == "hf_access_type" and not isinstance(item.get("input"), Mapping) and expected:
+        return f"must be {expected}"  # the input's type only: it may be a pasted token
     if kind in _SCALAR_MESSAGES:
         return _SCALAR_MESSAGES[kind]
     message = str(item["msg"])
@@ -133,7 +135,8 @@ def describe_errors(error: ValidationError) -> list[str]:
         at most ``MAX_LINES`` of them plus one counting the rest.
     """
     lines: list[str] = []
-    items = error.errors(include_url=False, include_input=False)
+    # Inputs are read for their type only, never shown.
+    items = error.errors(include_url=False)
     for item in items[:MAX_LINES]:
         message = " ".join(_message(item).split())  # one line, whatever a value held
         lines.append(f"{_path(tuple(item['loc']))}: {message}")

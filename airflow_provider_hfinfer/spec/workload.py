@@ -410,38 +410,39 @@ _SCRUB_BUDGET = 10_000
 
 
 def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
-    """``value`` with every string holding a secret masked, in bounded work.
+    """A copy of ``value`` with every string holding a secret masked, of bounded size.
 
-    Shared sub-objects (YAML aliases, reused dicts) are scrubbed once and shared
-    in the result, cycles end in ``'...'``, and past ``_SCRUB_BUDGET`` values or
-    the loader's depth the rest is cut: an alias-expanded document costs no more
-    than its distinct objects.
+    The copy holds at most ``_SCRUB_BUDGET`` values and the loader's depth; past
+    that the rest reads as ``'...'``. So an alias-expanded or cyclic input costs a
+    bounded amount of work here, and so does printing or serializing the error later
+    (``errors()``, ``json()``), which would otherwise expand every shared reference.
     """
-    done: dict[int, Any] = {}
     budget = [_SCRUB_BUDGET]
 
     def walk(item: Any, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return "..."
         if isinstance(item, str):
             hidden = any(secret in item for secret in secrets) or secret_format(item)
             return _MASK if hidden else item
         if not isinstance(item, (Mapping, list, tuple)):
             return item
-        key = id(item)
-        if key in done:
-            return done[key]
-        budget[0] -= 1
-        if budget[0] < 0 or depth > MAX_DEPTH:
+        if depth > MAX_DEPTH:
             return "..."
-        done[key] = "..."  # a cycle back to this object ends here
         if isinstance(item, Mapping):
-            result: Any = {
+            return {
                 (walk(name, depth + 1) if isinstance(name, str) else name): walk(part, depth + 1)
-                for name, part in item.items()
+                for name, part in _first(item.items())
             }
-        else:
-            result = [walk(part, depth + 1) for part in item]
-        done[key] = result
-        return result
+        return [walk(part, depth + 1) for part in _first(item)]
+
+    def _first(items: Any) -> Any:
+        # Stop iterating a huge container once the budget is spent.
+        for part in items:
+            if budget[0] < 0:
+                break
+            yield part
 
     return walk(value, 1)
 

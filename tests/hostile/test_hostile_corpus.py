@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import io
 import os
-import resource
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -79,38 +77,48 @@ def _hfinfer() -> list[str]:
     )
 
 
-def _limits() -> None:
-    # Hard stops in case a bound fails: 10 CPU seconds, 2 GiB of address space.
+# A small launcher forks and execs the command and reports the child's own peak RSS.
+# (Measured from the test process itself, ru_maxrss would include the pages a forked
+# child shares with its parent before exec: the whole pytest process with Airflow.)
+# Hard stops in case a bound fails: 10 CPU seconds, 2 GiB of address space.
+_LAUNCHER = """
+import os, resource, sys
+report, command = sys.argv[1], sys.argv[2:]
+pid = os.fork()
+if pid == 0:
     resource.setrlimit(resource.RLIMIT_CPU, (10, 10))
     resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+    os.execv(command[0], command)
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as out:
+    out.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss * 1024}")
+"""
 
 
 def _run_measured(path: Path) -> tuple[int, str, str, float, int]:
-    """Run ``hfinfer validate path``; return code, stdout, stderr, seconds and peak RSS.
-
-    The child is reaped with ``wait4`` for its own resource usage. Its output is one
-    line, far below a pipe's buffer, so it is read after the child ended.
-    """
+    """Run ``hfinfer validate path``; return code, stdout, stderr, seconds and peak RSS."""
+    report = path.with_name(path.name + ".rusage")
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [*_hfinfer(), "validate", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=_limits,
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            _LAUNCHER,
+            str(report),
+            *_hfinfer(),
+            "validate",
+            str(path),
+        ],
+        capture_output=True,
+        timeout=30,  # a hung child (a broken bound) fails the test instead of hanging it
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
-    killer = threading.Timer(30, proc.kill)  # a hung child (a broken bound) fails, not hangs
-    killer.start()
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        killer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.stdout is not None and proc.stderr is not None
-    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
-    proc.stdout.close()
-    proc.stderr.close()
-    return proc.returncode, out, err, time.perf_counter() - started, usage.ru_maxrss * 1024
+    seconds = time.perf_counter() - started
+    code, rss = (int(part) for part in report.read_text().split())
+    assert done.returncode == 0, done.stderr
+    return code, done.stdout.decode(), done.stderr.decode(), seconds, rss
 
 
 def _sample(corpus: dict[Path, str | None]) -> list[Path]:
