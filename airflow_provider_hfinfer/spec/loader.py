@@ -15,6 +15,7 @@ annotations) and far below what could cost seconds or hundreds of MB.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -255,6 +256,7 @@ def _duplicate(key: object, first: int | None, again: int | None) -> str:
     )
 
 
+@functools.cache
 def _yaml_loader_class() -> type[yaml.SafeLoader]:
     import yaml
 
