@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import ValidationError
@@ -28,33 +27,44 @@ class _InputError(Exception):
         self.lines = lines
 
 
-def _load(path: str) -> InferenceWorkload:
-    import yaml
+def _read(path: str) -> str:
+    """The text of a spec file (``-``: stdin) through the safe loader's size and encoding rules."""
+    from airflow_provider_hfinfer.spec.loader import MAX_BYTES, decode_spec, read_spec_file
 
+    if path == "-":
+        return decode_spec(sys.stdin.buffer.read(MAX_BYTES + 1), "<stdin>")
+    return read_spec_file(path)
+
+
+def _load(path: str) -> InferenceWorkload:
+    name = "<stdin>" if path == "-" else path
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise _InputError([f"{path}: cannot read: {err.strerror or err}"]) from err
-    try:
-        return InferenceWorkload.from_yaml(text)
+        return InferenceWorkload.from_yaml(_read(path), name)
     except ValidationError as err:
-        raise _InputError([f"{path}: {line}" for line in describe_errors(err)]) from err
-    except (SpecError, yaml.YAMLError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise _InputError([f"{path}: {first}"]) from err
+        raise _InputError([f"{name}: {line}" for line in describe_errors(err)]) from err
+    except SpecError as err:
+        # Loader errors name the file already; every spec error is one line.
+        text = " ".join(str(err).split()) or type(err).__name__
+        raise _InputError([text if text.startswith(f"{name}: ") else f"{name}: {text}"]) from err
 
 
 def _options(args: argparse.Namespace) -> Any:
-    import yaml
-
     from airflow_provider_hfinfer.render import RenderOptions
+    from airflow_provider_hfinfer.spec.loader import load_document, read_spec_file
 
     values: dict[str, Any] = {}
-    if args.options:
-        values.update(yaml.safe_load(Path(args.options).read_text(encoding="utf-8")) or {})
-    for item in args.set or []:
-        key, _, value = item.partition("=")
-        values[key.strip()] = yaml.safe_load(value)
+    try:
+        if args.options:
+            loaded = load_document(read_spec_file(args.options), args.options)
+            if loaded is not None and not isinstance(loaded, dict):
+                problem = "cluster options must be a mapping of settings, e.g. jwt_issuer: ..."
+                raise _InputError([f"{args.options}: {problem}"])
+            values.update(loaded or {})
+        for item in args.set or []:
+            key, _, value = item.partition("=")
+            values[key.strip()] = load_document(value, f"--set {key.strip()}")
+    except SpecError as err:
+        raise _InputError([" ".join(str(err).split())]) from err
     try:
         return RenderOptions.model_validate(values)
     except ValidationError as err:

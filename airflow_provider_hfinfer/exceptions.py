@@ -52,6 +52,20 @@ class WorkloadError(HFInferenceError):
         return f"{prefix}{self.message}{suffix}"
 
 
+class SpecLoadError(SpecError):
+    """A spec could not be read as a mapping of fields; the message is one line.
+
+    Args:
+        problem: What is wrong and what to do about it.
+        source: The file (or ``<stdin>``, ``workload``) the spec came from.
+    """
+
+    def __init__(self, problem: str, source: str | None = None) -> None:
+        self.problem = problem
+        self.source = source
+        super().__init__(f"{source}: {problem}" if source else problem)
+
+
 class RenderError(SpecError):
     """A spec cannot be rendered with the cluster's settings (e.g. no JWT issuer)."""
 

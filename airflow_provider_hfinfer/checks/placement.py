@@ -149,7 +149,7 @@ class PoolFit:
         return self.fits >= self.needed
 
     def describe(self) -> str:
-        """``a100-pool: room for 0 replicas, 2 needed (node a1: 1 free nvidia.com/gpu, needs 2)``."""
+        """``a100-pool: room for 0 replicas, 2 needed (node a1: 1 free nvidia.com/gpu, ...)``."""
         head = f"{self.pool}: room for {_replicas(self.fits)}, {self.needed} needed"
         if not self.nodes:
             return f"{head} (no nodes labelled {self.label})"

@@ -16,8 +16,6 @@ starts), never operator attributes read back by name.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from functools import cached_property
@@ -30,6 +28,7 @@ from airflow_provider_hfinfer.deploy.state import AppliedWorkload
 from airflow_provider_hfinfer.exceptions import KubeAPIError, SpecError, WorkloadError
 from airflow_provider_hfinfer.hooks.inference import HFInferenceHook
 from airflow_provider_hfinfer.links.endpoint import HFInferenceEndpointLink
+from airflow_provider_hfinfer.operators.inline_secrets import refuse_literal_tokens, spec_tokens
 from airflow_provider_hfinfer.spec import InferenceWorkload, TokenHFAccess
 from airflow_provider_hfinfer.spec.names import STATE_KEY
 
@@ -40,8 +39,6 @@ if TYPE_CHECKING:
 
 FailurePolicy = Literal["mark_failed", "delete", "keep"]
 FAILURE_POLICIES: tuple[str, ...] = ("mark_failed", "delete", "keep")
-HF_TOKEN_PATTERN = re.compile(r"\bhf_[A-Za-z0-9]{16,}\b")
-"""What a Hugging Face access token looks like (``hf_`` and at least 16 letters or digits)."""
 
 
 def check_failure_policy(value: str) -> str:
@@ -66,17 +63,12 @@ def mask_spec_tokens(workload: Any) -> None:
     """Register every token in a (rendered) workload spec with Airflow's secrets masker.
 
     Reads a parsed spec's secret fields; for a dict or YAML text that does not
-    parse (it fails later with the spec error), masks every ``hf_...`` token in it.
+    parse (it fails later with the spec error), masks its raw token fields and
+    every ``hf_...`` token in it (``inline_secrets.spec_tokens``, bounded work).
     """
     from airflow.sdk.log import mask_secret
 
-    try:
-        token = InferenceWorkload.parse(workload).inline_token()
-    except (ValidationError, SpecError, ValueError, TypeError):
-        for found in HF_TOKEN_PATTERN.findall(json.dumps(workload, default=str)):
-            mask_secret(found)
-        return
-    if token:
+    for token in spec_tokens(workload):
         mask_secret(token)
 
 
@@ -165,6 +157,7 @@ class DeployOperatorBase(BaseOperator):
         super().__init__(**kwargs)
         if preflight not in ("strict", "warn", "off"):
             raise ValueError(f"preflight ({preflight!r}) must be 'strict', 'warn' or 'off'")
+        refuse_literal_tokens(workload)  # DAG code and serialized DAGs are stored in the DB
         self.on_failure = check_failure_policy(on_failure)
         self.on_failure_callback = [*self.on_failure_callback, workload_failure_callback]
         self.workload = workload

@@ -25,7 +25,8 @@ class FrozenMap(Mapping[str, str]):
     ``workload.labels == {"team": "ml"}`` holds; ``dict(frozen)`` gives a plain,
     mutable copy.
 
-    :param items: The entries, as a mapping (default: empty).
+    Args:
+        items: The entries, as a mapping (default: empty).
     """
 
     __slots__ = ("_items",)

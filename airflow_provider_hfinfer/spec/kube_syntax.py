@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from airflow_provider_hfinfer.spec.redact import shown
+
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 QUALIFIED_NAME_PART = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
@@ -200,20 +202,21 @@ def parse_quantity(value: str) -> Decimal:
     """
     match = QUANTITY.match(value.strip()) if value.strip() == value else None
     if not match:
-        raise ValueError(f"'{value}' is not a Kubernetes quantity")
+        raise ValueError(f"{shown(value)} is not a Kubernetes quantity")
     number_text, suffix = match.groups()
     if not (suffix in _BINARY_SUFFIXES or suffix in _DECIMAL_SUFFIXES or _EXPONENT.match(suffix)):
         raise ValueError(
-            f"'{value}' has an unknown suffix '{suffix}' (use m, k, M, G, T, Ki, Mi, Gi, Ti...)"
+            f"{shown(value)} has an unknown suffix {shown(suffix)} (use m, k, M, G, T, Ki, Mi, "
+            "Gi, Ti...)"
         )
     try:
         amount = Decimal(number_text) * _factor(suffix)
     except (ArithmeticError, ValueError) as err:
         # Decimal signals (Overflow, InvalidOperation) are ArithmeticErrors, not
         # ValueErrors: a huge exponent must read as a quantity error, not crash.
-        raise ValueError(f"'{value}' is out of range for a Kubernetes quantity") from err
+        raise ValueError(f"{shown(value)} is out of range for a Kubernetes quantity") from err
     if abs(amount) > MAX_QUANTITY:
-        raise ValueError(f"'{value}' is out of range for a Kubernetes quantity")
+        raise ValueError(f"{shown(value)} is out of range for a Kubernetes quantity")
     return amount
 
 
@@ -266,13 +269,13 @@ def parse_duration_seconds(value: int | str) -> int:
     else:
         text = value.strip()
         if len(text) > 32:
-            raise ValueError(f"'{text[:32]}...' is far too long for a duration")
+            raise ValueError(f"{shown(text)} is far too long for a duration")
         match = _DURATION.match(text)
         if text.isascii() and text.isdigit():
             seconds = int(text)
         elif not text or not match or not any(match.groups()):
             raise ValueError(
-                f"'{value}' is not a duration (write seconds, or e.g. '90s', '10m', '1h')"
+                f"{shown(value)} is not a duration (write seconds, or e.g. '90s', '10m', '1h')"
             )
         else:
             hours, minutes, secs = (int(part) if part else 0 for part in match.groups())
@@ -280,5 +283,5 @@ def parse_duration_seconds(value: int | str) -> int:
     if seconds < 0:
         raise ValueError(f"{value} is negative")
     if seconds > MAX_DURATION_SECONDS:
-        raise ValueError(f"{value!r} is longer than {MAX_DURATION_SECONDS} seconds")
+        raise ValueError(f"{shown(value)} is longer than {MAX_DURATION_SECONDS} seconds")
     return seconds

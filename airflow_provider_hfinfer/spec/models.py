@@ -8,20 +8,10 @@ field, the rule and the fix. Nothing here does I/O or imports a client.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
     Field,
-    SecretStr,
-    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -29,124 +19,46 @@ from pydantic import (
 
 from airflow_provider_hfinfer.exceptions import SpecError
 from airflow_provider_hfinfer.spec import kube_syntax as ks
-
-PROVIDER_PREFIX = "hfinfer.io"
-"""Label and annotation prefix this provider writes; users may not set keys under it."""
-
-NAME_SUFFIX_ROOM = 17
-"""Characters Kubernetes appends to a Deployment name for pod names (``-<hash>-<id>``)."""
-
-MAX_NAME_LENGTH = 63 - NAME_SUFFIX_ROOM
-"""Longest workload name: pod names (name + 17 characters) stay valid 63-character labels."""
-
-DEFAULT_IMAGE = "vllm/vllm-openai:v0.6.4"
-
-VLLM_PORT = 8000
-"""Port vLLM listens on in every replica (the Service, probes and metrics scraping use it)."""
-
-METRICS_PATH = "/metrics"
-"""Path of vLLM's Prometheus metrics."""
-
-SCRAPE_ANNOTATIONS: Mapping[str, str] = MappingProxyType(
-    {
-        "prometheus.io/scrape": "true",
-        "prometheus.io/port": str(VLLM_PORT),
-        "prometheus.io/path": METRICS_PATH,
-    }
+from airflow_provider_hfinfer.spec.access import (
+    HF_ACCESS_TYPES,
+    EndpointAccess,
+    ExistingSecretHFAccess,
+    HFAccess,
+    NewSecretHFAccess,
+    NoHFAccess,
+    TokenHFAccess,
 )
-"""Pod annotations for annotation-based Prometheus discovery, added unless the user sets them."""
-
-MAX_NODE_POOLS = 16
-"""Most node pools a workload may list.
-
-Every pool gets a preferred-scheduling term: the first weight 100, the others
-``count - 1`` down to 1 (``render.scheduling.pool_weights``). Kubernetes takes
-weights 1..100, so distinct weights need at most 100 pools; but the ladder only
-works while it is steep (100/50 let default spreading move replicas out of the
-first pool, 100/1 did not). At 16 pools the second pool weighs 15, under a sixth
-of the first, and a priority list longer than that is a typo, not a placement plan.
-"""
-
-MAX_AUTOSCALING_THRESHOLD: Mapping[str, int] = MappingProxyType(
-    {"latency": 600_000, "throughput": 10_000, "concurrency": 10_000}
+from airflow_provider_hfinfer.spec.redact import shown
+from airflow_provider_hfinfer.spec.rules import (
+    DEFAULT_IMAGE,
+    HF_REPO_PART,
+    MAX_AUTOSCALING_THRESHOLD,
+    MAX_NAME_LENGTH,
+    MAX_NODE_POOLS,
+    NAME_SUFFIX_ROOM,
+    PROVIDER_PREFIX,
+    SCRAPE_ANNOTATIONS,
+    VLLM_PORT,
+    Duration,
+    Frozen,
+    Quantity,
+    _fail,
+    _reject_bool,
+    check_plausible,
 )
-"""Largest ``autoscaling.threshold`` per metric; a larger one would never add a replica.
-
-latency: 600000 ms (10 minutes) of mean end-to-end latency; the scale-to-zero
-interceptor and most gateways give up on a request before then.
-throughput: 10000 completed requests per second per replica; one vLLM API
-server process completes far fewer, even for one-token requests.
-concurrency: 10000 running plus waiting requests per replica; vLLM runs 256 at
-once by default (``--max-num-seqs``), so the rest queue for many minutes.
-"""
-
-HF_REPO_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+from airflow_provider_hfinfer.spec.vllm import (
+    VLLMOptions,
+    reserved_flags_read_as,
+)
 
 
-def _fail(field: str, value: object, rule: str, fix: str) -> SpecError:
-    return SpecError(f"{field} ({value!r}) {rule}: {fix}")
-
-
-def _quantity_text(value: Any) -> Any:
-    # YAML reads `cpu: 8` or `cpu: 0.5` as numbers; Kubernetes accepts them, so do we.
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-def _reject_bool(value: Any, info: ValidationInfo) -> Any:
-    # pydantic's lax mode reads True as 1; a boolean here is always a typo.
-    if isinstance(value, bool):
-        raise SpecError(f"{info.field_name} ({value!r}) is a boolean: write a number")
-    return value
-
-
-def _check_quantity(value: str) -> str:
-    try:
-        amount = ks.parse_quantity(value)
-    except ValueError as err:
-        raise SpecError(
-            f"{err}: write a Kubernetes quantity such as '500m', '4', '16Gi' or '512Mi'"
-        ) from err
-    if amount <= 0:
-        raise SpecError(f"'{value}' must be greater than zero: give a positive quantity")
-    return value
-
-
-def _check_duration(value: Any) -> int:
-    if isinstance(value, (int, str)):
-        try:
-            return ks.parse_duration_seconds(value)
-        except ValueError as err:
-            raise SpecError(f"{err}: write seconds (e.g. 600) or '10m', '1h30m'") from err
-    raise SpecError(f"{value!r} is not a duration: write seconds (e.g. 600) or '10m', '1h30m'")
-
-
-# json_schema_input_type: the schema documents what a user may write, not the stored type.
-Quantity = Annotated[
-    str,
-    BeforeValidator(_quantity_text, json_schema_input_type=str | int | float),
-    AfterValidator(_check_quantity),
-]
-"""A positive Kubernetes resource quantity (``500m``, ``4``, ``16Gi``)."""
-
-Duration = Annotated[int, BeforeValidator(_check_duration, json_schema_input_type=int | str)]
-"""A duration in whole seconds; accepts ``600``, ``'600'``, ``'10m'``, ``'1h30m'``."""
-
-
-class _Frozen(BaseModel):
-    # hide_input_in_errors: an error's input may be a mapping holding the HF token.
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, str_strip_whitespace=False, hide_input_in_errors=True
-    )
-
-
-class ModelRef(_Frozen):
+class ModelRef(Frozen):
     """Which Hugging Face model to serve.
 
-    :param id: The model name as Hugging Face shows it, e.g. ``meta-llama/Llama-3.1-8B-Instruct``.
-    :param revision: A branch, tag or commit of the model repository (default: main).
-    :param served_name: The name clients pass as ``model`` (default: ``id``).
+    Args:
+        id: The model name as Hugging Face shows it, e.g. ``meta-llama/Llama-3.1-8B-Instruct``.
+        revision: A branch, tag or commit of the model repository (default: main).
+        served_name: The name clients pass as ``model`` (default: ``id``).
     """
 
     id: str = Field(description="Hugging Face repository id, e.g. 'Qwen/Qwen2.5-7B-Instruct'.")
@@ -183,7 +95,7 @@ class ModelRef(_Frozen):
     def _no_blank(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and (not value.strip() or any(ch.isspace() for ch in value)):
             raise SpecError(
-                f"model.{info.field_name} ({value!r}) must be a non-empty string without "
+                f"model.{info.field_name} ({shown(value)}) must be a non-empty string without "
                 "spaces: remove the field to use the default"
             )
         return value
@@ -198,176 +110,17 @@ def _model_shorthand(value: Any) -> Any:
     return {"id": value} if isinstance(value, str) else value
 
 
-class NoHFAccess(_Frozen):
-    """A public model: no Hugging Face token is mounted.
-
-    :param type: Always ``none``; selects this kind of access.
-    """
-
-    type: Literal["none"] = Field(default="none", description="Always 'none'.")
-
-
-class TokenHFAccess(_Frozen):
-    """An access token given inline; it becomes a new Secret ``<name>-hf-token``.
-
-    :param type: Always ``token``; selects this kind of access.
-    :param token: The Hugging Face access token; never logged or rendered outside the Secret.
-    """
-
-    type: Literal["token"] = Field(default="token", description="Always 'token'.")
-    token: SecretStr = Field(description="Hugging Face access token (stored in a new Secret).")
-
-    @field_validator("token")
-    @classmethod
-    def _token(cls, value: SecretStr) -> SecretStr:
-        raw = value.get_secret_value()
-        if not raw or any(ch.isspace() for ch in raw):
-            raise SpecError(
-                "hf_access.token is empty or contains whitespace: paste the token exactly "
-                "as Hugging Face shows it (Settings > Access Tokens)"
-            )
-        return value
-
-
-def _check_secret_name(value: str) -> str:
-    problem = ks.dns1123_subdomain_error(value)
-    if problem:
-        raise _fail("hf_access.secret_name", value, problem, "use the Secret's exact name")
-    return value
-
-
-def _check_secret_key(value: str) -> str:
-    problem = ks.secret_key_error(value)
-    if problem:
-        raise _fail("hf_access.key", value, problem, "use a key such as 'HF_TOKEN'")
-    return value
-
-
-SecretName = Annotated[str, AfterValidator(_check_secret_name)]
-SecretKey = Annotated[str, AfterValidator(_check_secret_key)]
-
-
-class ExistingSecretHFAccess(_Frozen):
-    """Existing credentials: a Secret already in the namespace holding the token.
-
-    :param type: Always ``existing_secret``; selects this kind of access.
-    :param secret_name: The Secret's name.
-    :param key: The key inside the Secret that holds the token (default ``HF_TOKEN``).
-    """
-
-    type: Literal["existing_secret"] = Field(
-        default="existing_secret", description="Always 'existing_secret'."
-    )
-    secret_name: SecretName = Field(description="Name of an existing Secret in the project.")
-    key: SecretKey = Field(default="HF_TOKEN", description="Key of the token in the Secret.")
-
-
-class NewSecretHFAccess(_Frozen):
-    """New credentials: a new Secret with the given name, key and token value.
-
-    :param type: Always ``new_secret``; selects this kind of access.
-    :param secret_name: The name of the Secret to create.
-    :param key: The key to store the token under (default ``HF_TOKEN``).
-    :param value: The token itself.
-    """
-
-    type: Literal["new_secret"] = Field(default="new_secret", description="Always 'new_secret'.")
-    secret_name: SecretName = Field(description="Name of the Secret to create.")
-    key: SecretKey = Field(default="HF_TOKEN", description="Key to store the token under.")
-    value: SecretStr = Field(description="The Hugging Face token to store.")
-
-    @field_validator("value")
-    @classmethod
-    def _value(cls, value: SecretStr) -> SecretStr:
-        raw = value.get_secret_value()
-        if not raw or any(ch.isspace() for ch in raw):
-            raise SpecError(
-                "hf_access.value is empty or contains whitespace: paste the token exactly "
-                "as Hugging Face shows it"
-            )
-        return value
-
-
-HF_ACCESS_TYPES = ("none", "token", "existing_secret", "new_secret")
-
-
-def _hf_access_type(value: Any) -> str | None:
-    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if isinstance(kind, str) else None
-
-
-HFAccess = Annotated[
-    Annotated[NoHFAccess, Tag("none")]
-    | Annotated[TokenHFAccess, Tag("token")]
-    | Annotated[ExistingSecretHFAccess, Tag("existing_secret")]
-    | Annotated[NewSecretHFAccess, Tag("new_secret")],
-    Discriminator(
-        _hf_access_type,
-        custom_error_type="hf_access_type",
-        custom_error_message=(
-            "hf_access.type is missing or unknown: set type to 'none' (public model), "
-            "'token', 'existing_secret' or 'new_secret'"
-        ),
-    ),
-]
-
-
-class EndpointAccess(_Frozen):
-    """Who may call the serving endpoint.
-
-    :param mode: ``public`` (default, no authentication), ``authenticated`` (any user
-        with a valid token from the cluster's identity provider), ``groups`` or ``users``.
-    :param groups: Group names as the identity provider writes them (mode ``groups``).
-    :param users: E-mail addresses or user names (mode ``users``).
-    """
-
-    mode: Literal["public", "authenticated", "groups", "users"] = "public"
-    groups: tuple[str, ...] = ()
-    users: tuple[str, ...] = ()
-
-    @model_validator(mode="after")
-    def _lists_match_mode(self) -> EndpointAccess:
-        for field, values in (("groups", self.groups), ("users", self.users)):
-            wanted = self.mode == field
-            if wanted and not values:
-                raise SpecError(
-                    f"endpoint_access.{field} is empty but mode is '{field}': list at least "
-                    f"one entry, or choose mode 'authenticated' or 'public'"
-                )
-            if values and not wanted:
-                raise SpecError(
-                    f"endpoint_access.{field} is set but mode is '{self.mode}': set "
-                    f"mode: {field}, or remove endpoint_access.{field}"
-                )
-            _check_principals(field, values)
-        return self
-
-
-def _check_principals(field: str, values: tuple[str, ...]) -> None:
-    seen: set[str] = set()
-    for entry in values:
-        if not entry.strip() or entry != entry.strip() or '"' in entry:
-            raise _fail(
-                f"endpoint_access.{field}",
-                entry,
-                "is blank, has surrounding spaces or a double quote",
-                "write the name exactly as the identity provider does",
-            )
-        if entry in seen:
-            raise _fail(f"endpoint_access.{field}", entry, "is listed twice", "list it once")
-        seen.add(entry)
-
-
-class Compute(_Frozen):
+class Compute(Frozen):
     """The compute resource of one replica.
 
-    :param gpus: Whole GPUs per replica; also vLLM's ``--tensor-parallel-size``.
-    :param gpu_memory: Memory of each GPU device (e.g. ``80Gi``); selects nodes whose GPUs
-        have at least this much and feeds the pre-flight fit check.
-    :param cpu: CPU request (e.g. ``8``); ``cpu_limit`` caps it.
-    :param cpu_limit: CPU limit; at least ``cpu`` when both are set.
-    :param memory: Memory request (e.g. ``64Gi``); ``memory_limit`` caps it.
-    :param memory_limit: Memory limit; at least ``memory`` when both are set.
+    Args:
+        gpus: Whole GPUs per replica; also vLLM's ``--tensor-parallel-size``.
+        gpu_memory: Memory of each GPU device (e.g. ``80Gi``); selects nodes whose GPUs
+            have at least this much and feeds the pre-flight fit check.
+        cpu: CPU request (e.g. ``8``); ``cpu_limit`` caps it.
+        cpu_limit: CPU limit; at least ``cpu`` when both are set.
+        memory: Memory request (e.g. ``64Gi``); ``memory_limit`` caps it.
+        memory_limit: Memory limit; at least ``memory`` when both are set.
     """
 
     gpus: int = Field(default=1, description="Whole GPUs per replica (tensor parallel size).")
@@ -391,6 +144,11 @@ class Compute(_Frozen):
             )
         return value
 
+    @field_validator("gpu_memory", "cpu", "cpu_limit", "memory", "memory_limit")
+    @classmethod
+    def _plausible(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return check_plausible(f"compute.{info.field_name}", value)
+
     @model_validator(mode="after")
     def _limits_cover_requests(self) -> Compute:
         for request_field, limit_field in (("cpu", "cpu_limit"), ("memory", "memory_limit")):
@@ -399,7 +157,7 @@ class Compute(_Frozen):
                 raise SpecError(
                     f"compute.{limit_field} ({limit}) is below compute.{request_field} "
                     f"({request}): raise the limit or lower the request"
-                )
+                )  # both passed the quantity syntax, so they are short and printable
         return self
 
     @property
@@ -408,11 +166,12 @@ class Compute(_Frozen):
         return int(ks.parse_quantity(self.gpu_memory)) if self.gpu_memory else None
 
 
-class Replicas(_Frozen):
+class Replicas(Frozen):
     """How many replicas serve; autoscaling applies when ``min < max``.
 
-    :param min: Fewest replicas (0 only with scale-to-zero, which sets it).
-    :param max: Most replicas.
+    Args:
+        min: Fewest replicas (0 only with scale-to-zero, which sets it).
+        max: Most replicas.
     """
 
     min: int = Field(default=1, ge=0, description="Minimum replicas.")
@@ -437,16 +196,17 @@ _THRESHOLD_SENSE = {
 }
 
 
-class Autoscaling(_Frozen):
+class Autoscaling(Frozen):
     """The condition that adds a replica when ``replicas.min < replicas.max``.
 
-    :param metric: ``latency`` (milliseconds, mean end-to-end request latency),
-        ``throughput`` (completed requests per second per replica) or ``concurrency``
-        (running plus waiting requests per replica).
-    :param threshold: The value at which a replica is added: greater than 0 and at
-        most the metric's cap in ``MAX_AUTOSCALING_THRESHOLD`` (latency 600000 ms,
-        throughput 10000 requests/s, concurrency 10000 requests), beyond which it
-        would never be reached.
+    Args:
+        metric: ``latency`` (milliseconds, mean end-to-end request latency),
+            ``throughput`` (completed requests per second per replica) or ``concurrency``
+            (running plus waiting requests per replica).
+        threshold: The value at which a replica is added: greater than 0 and at
+            most the metric's cap in ``MAX_AUTOSCALING_THRESHOLD`` (latency 600000 ms,
+            throughput 10000 requests/s, concurrency 10000 requests), beyond which it
+            would never be reached.
     """
 
     metric: Literal["latency", "throughput", "concurrency"] = Field(
@@ -486,10 +246,11 @@ class Autoscaling(_Frozen):
         return self
 
 
-class ScaleToZero(_Frozen):
+class ScaleToZero(Frozen):
     """Scale to zero replicas after the endpoint was idle for a while.
 
-    :param idle_seconds: Idle time before the last replica is removed (``'10m'`` works).
+    Args:
+        idle_seconds: Idle time before the last replica is removed (``'10m'`` works).
     """
 
     idle_seconds: Duration = Field(description="Idle time before scaling to zero.")
@@ -504,14 +265,15 @@ class ScaleToZero(_Frozen):
         return value
 
 
-class Toleration(_Frozen):
+class Toleration(Frozen):
     """Lets replicas run on nodes with a matching taint.
 
-    :param key: The taint key.
-    :param operator: ``Exists`` (key present) or ``Equals`` (key and value match).
-    :param value: The taint value (``Equals`` only).
-    :param effect: ``NoExecute``, ``NoSchedule``, ``PreferNoSchedule`` or ``Any``.
-    :param toleration_seconds: With ``NoExecute``: how long to stay after the taint appears.
+    Args:
+        key: The taint key.
+        operator: ``Exists`` (key present) or ``Equals`` (key and value match).
+        value: The taint value (``Equals`` only).
+        effect: ``NoExecute``, ``NoSchedule``, ``PreferNoSchedule`` or ``Any``.
+        toleration_seconds: With ``NoExecute``: how long to stay after the taint appears.
     """
 
     key: str
@@ -543,7 +305,7 @@ class Toleration(_Frozen):
         if self.operator == "Exists" and self.value is not None:
             raise SpecError(
                 f"tolerations[{self.key}]: operator Exists takes no value (got "
-                f"{self.value!r}): remove value, or use operator Equals"
+                f"{shown(self.value)}): remove value, or use operator Equals"
             )
         if self.operator == "Equals":
             if self.value is None:
@@ -567,150 +329,23 @@ class Toleration(_Frozen):
         return self
 
 
-class VLLMOptions(_Frozen):
-    """vLLM serving options.
-
-    :param image: Container image (default: the cluster's default, ``vllm/vllm-openai:v0.6.4``).
-    :param max_model_len: Context length; set it for long-context models, which may
-        otherwise fail to start.
-    :param dtype: Weights and activations dtype.
-    :param gpu_memory_utilization: Share of each GPU's memory vLLM may use (0-1].
-    :param task: ``auto``, ``generate`` or ``embedding``.
-    :param extra_args: Further ``vllm serve`` flags, e.g. ``["--enable-prefix-caching"]``;
-        none may be read by vLLM as a flag in ``RESERVED_VLLM_FLAGS`` (see
-        :func:`reserved_flags_read_as`).
-    """
-
-    image: str | None = Field(default=None, description="vLLM image; None: cluster default.")
-    max_model_len: int | None = Field(default=None, ge=16, description="--max-model-len.")
-    dtype: Literal["auto", "half", "float16", "bfloat16", "float", "float32"] = "auto"
-    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
-    task: Literal["auto", "generate", "embedding"] = "auto"
-    extra_args: tuple[str, ...] = ()
-
-    _no_bool = field_validator("max_model_len", "gpu_memory_utilization", mode="before")(
-        _reject_bool
-    )
-
-    @field_validator("image")
-    @classmethod
-    def _image(cls, value: str | None) -> str | None:
-        if value is not None and (not value or any(ch.isspace() for ch in value)):
-            raise _fail("vllm.image", value, "is not an image reference", "e.g. 'repo/image:tag'")
-        return value
-
-    @field_validator("extra_args")
-    @classmethod
-    def _no_reserved_flags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for index, arg in enumerate(value):
-            flags = reserved_flags_read_as(arg)
-            if flags:
-                raise _reserved_flag_error(f"vllm.extra_args[{index}]", arg, flags)
-        return value
-
-
-RESERVED_VLLM_FLAGS: Mapping[str, str | None] = MappingProxyType(
-    {
-        "--model": "model.id",
-        "--served-model-name": "model.served_name",
-        "--revision": "model.revision",
-        "--host": None,
-        "--port": None,
-        "--tensor-parallel-size": "compute.gpus",
-        "-tp": "compute.gpus",
-        "--max-model-len": "vllm.max_model_len",
-        "--dtype": "vllm.dtype",
-        "--gpu-memory-utilization": "vllm.gpu_memory_utilization",
-        "--task": "vllm.task",
-        "--download-dir": "cache",
-    }
-)
-"""Flags the renderer sets, each with the spec field it comes from (None: fixed).
-
-Giving one again in ``vllm.extra_args`` is an error, in any spelling vLLM's
-parser reads as the flag (see :func:`reserved_flags_read_as`).
-"""
-
-
-def vllm_option_name(arg: str) -> str | None:
-    """Return the option name vLLM 0.6.4's parser reads in one ``extra_args`` item.
-
-    The name is the text before ``=`` (``--port=9000``) or a space (``--port 9000``
-    given as one item). vLLM's ``FlexibleArgumentParser`` turns underscores into
-    dashes in ``--`` names before parsing, so ``--max_model_len`` reads as
-    ``--max-model-len``; single-dash names are left as they are.
-
-    Args:
-        arg: One item of ``vllm.extra_args``.
-
-    Returns:
-        The normalized option name, or None when the item is a value (no leading
-        ``-``, a negative number, ``-`` or the ``--`` end-of-options marker).
-    """
-    name = re.split(r"[=\s]", arg.strip(), maxsplit=1)[0]
-    if not name.startswith("-") or name in ("-", "--") or name[1:2].isdigit():
-        return None
-    if name.startswith("--"):
-        name = "--" + name[2:].replace("_", "-")
-    return name
-
-
-def reserved_flags_read_as(arg: str, reserved: tuple[str, ...] | None = None) -> tuple[str, ...]:
-    """Return the reserved flags vLLM's parser could read ``arg`` as.
-
-    argparse (``allow_abbrev``, on in vLLM) accepts any prefix of a long option
-    that no other option shares, and a prefix shared by several is an error at
-    start-up. So ``arg`` is refused when its name (:func:`vllm_option_name`) equals
-    a reserved flag or is a prefix of one: ``--mod``, ``--served-model``,
-    ``--port=9000``, ``--max_model_len``, ``-t`` (for ``-tp``). A real flag that
-    merely starts with a reserved one, such as ``--model-loader-extra-config``,
-    is longer than it and passes; no vLLM 0.6.4 flag is a prefix of a reserved one.
-
-    Args:
-        arg: One item of ``vllm.extra_args``.
-        reserved: The flags to check against (default: ``RESERVED_VLLM_FLAGS``).
-
-    Returns:
-        The matching reserved flags, empty when ``arg`` sets none of them.
-    """
-    name = vllm_option_name(arg)
-    if name is None:
-        return ()
-    flags = tuple(RESERVED_VLLM_FLAGS) if reserved is None else reserved
-    return tuple(flag for flag in flags if flag.startswith(name))
-
-
-def _reserved_flag_error(where: str, arg: str, flags: tuple[str, ...]) -> SpecError:
-    read_as = " or ".join(flags)
-    sources = [RESERVED_VLLM_FLAGS[flag] for flag in flags]
-    fields = ", ".join(dict.fromkeys(source for source in sources if source))
-    if not fields:
-        return _fail(
-            where,
-            arg,
-            f"can be read by vLLM as {read_as}, which the provider fixes (vLLM listens on "
-            f"0.0.0.0:{VLLM_PORT}, where the Service, probes and metrics scraping reach it)",
-            "remove this argument",
-        )
-    return _fail(
-        where,
-        arg,
-        f"can be read by vLLM as {read_as}, which the provider sets from {fields}",
-        f"set {fields} instead and remove this argument",
-    )
-
-
-class ModelCache(_Frozen):
+class ModelCache(Frozen):
     """Where model weights are downloaded (``HF_HOME``).
 
-    :param type: ``emptyDir`` (per pod, default) or ``pvc`` (an existing claim, shared).
-    :param claim_name: The PersistentVolumeClaim (type ``pvc``).
-    :param size_limit: Size limit of the emptyDir (e.g. ``200Gi``).
+    Args:
+        type: ``emptyDir`` (per pod, default) or ``pvc`` (an existing claim, shared).
+        claim_name: The PersistentVolumeClaim (type ``pvc``).
+        size_limit: Size limit of the emptyDir (e.g. ``200Gi``).
     """
 
     type: Literal["emptyDir", "pvc"] = "emptyDir"
     claim_name: str | None = None
     size_limit: Quantity | None = None
+
+    @field_validator("size_limit")
+    @classmethod
+    def _plausible(cls, value: str | None) -> str | None:
+        return check_plausible("cache.size_limit", value)
 
     @model_validator(mode="after")
     def _claim(self) -> ModelCache:
@@ -733,3 +368,34 @@ class ModelCache(_Frozen):
                 "or remove claim_name"
             )
         return self
+
+
+__all__ = [
+    "Autoscaling",
+    "Compute",
+    "DEFAULT_IMAGE",
+    "Duration",
+    "EndpointAccess",
+    "ExistingSecretHFAccess",
+    "HFAccess",
+    "HF_ACCESS_TYPES",
+    "MAX_AUTOSCALING_THRESHOLD",
+    "MAX_NAME_LENGTH",
+    "MAX_NODE_POOLS",
+    "ModelCache",
+    "ModelRef",
+    "NAME_SUFFIX_ROOM",
+    "NewSecretHFAccess",
+    "NoHFAccess",
+    "PROVIDER_PREFIX",
+    "Quantity",
+    "Replicas",
+    "SCRAPE_ANNOTATIONS",
+    "ScaleToZero",
+    "TokenHFAccess",
+    "Toleration",
+    "VLLMOptions",
+    "VLLM_PORT",
+    "_model_shorthand",
+    "reserved_flags_read_as",
+]

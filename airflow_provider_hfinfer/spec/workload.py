@@ -7,7 +7,6 @@ loaders from dict, JSON and YAML. The nested models live in ``models``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,17 +19,26 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from airflow_provider_hfinfer.exceptions import SpecError
 from airflow_provider_hfinfer.spec import kube_syntax as ks
 from airflow_provider_hfinfer.spec.frozen import FrozenMap
+from airflow_provider_hfinfer.spec.loader import (
+    check_shape,
+    load_workload_mapping,
+    read_spec_file,
+)
+from airflow_provider_hfinfer.spec.metadata_rules import (
+    SCRAPE_KEY,
+    check_key,
+    check_scale_to_zero,
+    check_scrape_annotation,
+    credential_outside_secrets,
+)
 from airflow_provider_hfinfer.spec.models import (
     MAX_NAME_LENGTH,
     MAX_NODE_POOLS,
     NAME_SUFFIX_ROOM,
-    PROVIDER_PREFIX,
-    SCRAPE_ANNOTATIONS,
     Autoscaling,
     Compute,
     Duration,
@@ -43,48 +51,50 @@ from airflow_provider_hfinfer.spec.models import (
     ScaleToZero,
     Toleration,
     VLLMOptions,
-    _fail,
-    _Frozen,
     _model_shorthand,
     reserved_flags_read_as,
 )
+from airflow_provider_hfinfer.spec.redact import path_part, redacted
+from airflow_provider_hfinfer.spec.rules import Frozen, _fail, _fail_arg
+from airflow_provider_hfinfer.spec.scrub import inline_secrets, without_secrets
 
 MAX_ANNOTATIONS_BYTES = 256 * 1024
 
 
-class InferenceWorkload(_Frozen):
+class InferenceWorkload(Frozen):
     """A Hugging Face model served by vLLM on Kubernetes: the whole inference form.
 
     Build it in Python, or load it with :meth:`from_yaml` / :meth:`from_file` /
     :meth:`parse`. Every invalid value raises ``pydantic.ValidationError`` whose
     entries name the field, the rule and the fix.
 
-    :param name: Workload name, unique in the project (a DNS-1035 label, at most 46 chars).
-    :param model: The Hugging Face model (``id``, optional ``revision``, ``served_name``);
-        a plain string is taken as the id.
-    :param hf_access: How vLLM authenticates to Hugging Face: ``none`` (public model),
-        ``token`` (inline), ``existing_secret`` or ``new_secret``.
-    :param endpoint_access: Who may call the endpoint (public by default).
-    :param compute: GPUs, GPU memory, CPU and memory of one replica.
-    :param replicas: Minimum and maximum replicas.
-    :param autoscaling: Metric and threshold; required exactly when min < max.
-    :param scale_to_zero: Idle time after which replicas drop to zero (min becomes 0).
-    :param node_pools: Node pools in priority order, at most ``MAX_NODE_POOLS`` (16).
-    :param node_type: Node type (affinity) the replicas must run on.
-    :param tolerations: Taints the replicas tolerate.
-    :param auto_delete_after: Seconds after completion or failure before deletion
-        (0: at once; None: never).
-    :param annotations: Annotations for every object and pod (read-only once validated).
-        A ``prometheus.io/*`` annotation given here wins over the scrape annotations the
-        renderer adds; ``prometheus.io/port`` and ``prometheus.io/path`` must then name
-        vLLM's metrics (``8000``, ``/metrics``), and ``prometheus.io/scrape`` may be
-        ``'false'`` only when no Prometheus-driven autoscaling reads those metrics
-        (no autoscaling, or scale-to-zero).
-    :param labels: Labels for every object and pod (read-only once validated).
-    :param vllm: vLLM serving options.
-    :param cache: Where model weights are cached.
-    :param update_strategy: ``RollingUpdate`` (keeps serving, needs a spare GPU for the
-        surge pod) or ``Recreate`` (stops the old replicas first).
+    Args:
+        name: Workload name, unique in the project (a DNS-1035 label, at most 46 chars).
+        model: The Hugging Face model (``id``, optional ``revision``, ``served_name``);
+            a plain string is taken as the id.
+        hf_access: How vLLM authenticates to Hugging Face: ``none`` (public model),
+            ``token`` (inline), ``existing_secret`` or ``new_secret``.
+        endpoint_access: Who may call the endpoint (public by default).
+        compute: GPUs, GPU memory, CPU and memory of one replica.
+        replicas: Minimum and maximum replicas.
+        autoscaling: Metric and threshold; required exactly when min < max.
+        scale_to_zero: Idle time after which replicas drop to zero (min becomes 0).
+        node_pools: Node pools in priority order, at most ``MAX_NODE_POOLS`` (16).
+        node_type: Node type (affinity) the replicas must run on.
+        tolerations: Taints the replicas tolerate.
+        auto_delete_after: Seconds after completion or failure before deletion
+            (0: at once; None: never).
+        annotations: Annotations for every object and pod (read-only once validated).
+            A ``prometheus.io/*`` annotation given here wins over the scrape annotations the
+            renderer adds; ``prometheus.io/port`` and ``prometheus.io/path`` must then name
+            vLLM's metrics (``8000``, ``/metrics``), and ``prometheus.io/scrape`` may be
+            ``'false'`` only when no Prometheus-driven autoscaling reads those metrics
+            (no autoscaling, or scale-to-zero).
+        labels: Labels for every object and pod (read-only once validated).
+        vllm: vLLM serving options.
+        cache: Where model weights are cached.
+        update_strategy: ``RollingUpdate`` (keeps serving, needs a spare GPU for the
+            surge pod) or ``Recreate`` (stops the old replicas first).
     """
 
     name: str = Field(
@@ -206,10 +216,12 @@ class InferenceWorkload(_Frozen):
     @classmethod
     def _labels(cls, value: FrozenMap) -> FrozenMap:
         for key, item in value.items():
-            _check_key("labels", key)
+            check_key("labels", key)
             problem = ks.label_value_error(item)
             if problem:
-                raise _fail(f"labels[{key}]", item, problem, "shorten or simplify the value")
+                raise _fail(
+                    f"labels[{path_part(key)}]", item, problem, "shorten or simplify the value"
+                )
         return value
 
     @field_validator("annotations")
@@ -217,8 +229,8 @@ class InferenceWorkload(_Frozen):
     def _annotations(cls, value: FrozenMap) -> FrozenMap:
         total = 0
         for key, item in value.items():
-            _check_key("annotations", key)
-            _check_scrape_annotation(key, item)
+            check_key("annotations", key)
+            check_scrape_annotation(key, item)
             total += len(key.encode()) + len(item.encode())
         if total > MAX_ANNOTATIONS_BYTES:
             raise SpecError(
@@ -231,7 +243,7 @@ class InferenceWorkload(_Frozen):
     def _scaling_rules(self) -> InferenceWorkload:
         low, high = self.replicas.min, self.replicas.max
         if self.scale_to_zero is not None:
-            _check_scale_to_zero(self.autoscaling)
+            check_scale_to_zero(self.autoscaling)
         elif low == 0:
             raise SpecError(
                 "replicas.min is 0 without scale_to_zero: set scale_to_zero.idle_seconds "
@@ -258,7 +270,7 @@ class InferenceWorkload(_Frozen):
             return self
         for index, arg in enumerate(self.vllm.extra_args):
             if reserved_flags_read_as(arg, ("--disable-log-stats",)):
-                raise _fail(
+                raise _fail_arg(
                     f"vllm.extra_args[{index}]",
                     arg,
                     "can be read by vLLM as --disable-log-stats, which turns off the metrics "
@@ -266,11 +278,25 @@ class InferenceWorkload(_Frozen):
                     "remove it, or remove autoscaling",
                 )
         # Scale-to-zero counts requests at the KEDA HTTP interceptor, not in Prometheus.
-        if self.annotations.get(_SCRAPE_KEY) == "false" and self.scale_to_zero is None:
+        if self.annotations.get(SCRAPE_KEY) == "false" and self.scale_to_zero is None:
             raise SpecError(
-                f"annotations[{_SCRAPE_KEY}] is 'false' but autoscaling reads vLLM's metrics "
+                f"annotations[{SCRAPE_KEY}] is 'false' but autoscaling reads vLLM's metrics "
                 "from Prometheus, so it would never add a replica: remove the annotation, "
                 "or remove autoscaling"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _no_credentials_outside_secrets(self) -> InferenceWorkload:
+        # A token pasted into a label, a pool or a flag would be written in plaintext into
+        # every rendered object; only hf_access.token/value go to a Secret.
+        where = credential_outside_secrets(self)
+        if where is not None:
+            path, value = where
+            raise SpecError(
+                f"{path} ({redacted(value)}) looks like a credential (a token or key), which "
+                "would be written in plaintext into the rendered objects: remove it; a Hugging "
+                "Face token belongs in hf_access (type token, new_secret or existing_secret)"
             )
         return self
 
@@ -284,10 +310,9 @@ class InferenceWorkload(_Frozen):
         try:
             return handler(data)
         except ValidationError as err:
-            secrets = _inline_secrets(data)
-            if not secrets:
-                raise
-            raise _without_secrets(err, secrets) from None
+            # Always: besides the inline token, any credential pasted into another field
+            # sits in the errors' inputs (errors(), json()), which callers may log.
+            raise without_secrets(err, inline_secrets(data)) from None
 
     @property
     def min_replicas(self) -> int:
@@ -317,11 +342,15 @@ class InferenceWorkload(_Frozen):
         return self.model_dump(mode="json")
 
     @classmethod
-    def from_yaml(cls, text: str) -> InferenceWorkload:
+    def from_yaml(cls, text: str, source: str | None = None) -> InferenceWorkload:
         """Load a workload from YAML (or JSON, a subset of YAML) text.
+
+        The text goes through the safe loader (:mod:`~airflow_provider_hfinfer.spec.loader`):
+        size limit, duplicate keys refused, aliases, depth and size bounded.
 
         Args:
             text: One YAML document describing the workload.
+            source: Where the text came from (a file name), named in load errors.
 
         Returns:
             The validated workload.
@@ -330,36 +359,31 @@ class InferenceWorkload(_Frozen):
             SpecError: The text is not YAML, or not a mapping of fields.
             pydantic.ValidationError: A field breaks a rule.
         """
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise SpecError(
-                f"the workload is not valid YAML ({_yaml_problem(err)}): fix the syntax there"
-            ) from err
-        if not isinstance(data, dict):
-            raise SpecError(
-                f"a workload must be a mapping of fields, got {type(data).__name__}: "
-                "start the document with 'name:'"
-            )
-        return cls.model_validate(data)
+        return cls.model_validate(load_workload_mapping(text, source or "workload"))
 
     @classmethod
     def from_file(cls, path: str | Path) -> InferenceWorkload:
-        """Load a workload from a YAML or JSON file.
+        """Load a workload from a YAML or JSON file (UTF-8, at most 1 MiB).
 
         Args:
             path: Path of the file.
 
         Returns:
             The validated workload.
+
+        Raises:
+            SpecError: The file cannot be read, is not UTF-8 YAML/JSON, or not a mapping;
+                the message names the file.
+            pydantic.ValidationError: A field breaks a rule.
         """
-        return cls.from_yaml(Path(path).read_text(encoding="utf-8"))
+        return cls.from_yaml(read_spec_file(path), str(path))
 
     @classmethod
     def parse(cls, value: InferenceWorkload | Mapping[str, Any] | str) -> InferenceWorkload:
         """Accept a workload, a mapping, or YAML/JSON text (what operators receive).
+
+        Text goes through the safe loader; a mapping is checked for depth, size and
+        cycles before any validator walks it.
 
         Args:
             value: The workload in any of its accepted forms.
@@ -374,122 +398,11 @@ class InferenceWorkload(_Frozen):
         if isinstance(value, InferenceWorkload):
             return value
         if isinstance(value, str):
-            if value.lstrip().startswith("{"):
-                try:
-                    data = json.loads(value)
-                except json.JSONDecodeError:
-                    # Not JSON: a YAML flow mapping such as '{name: x, model: y}'.
-                    return cls.from_yaml(value)
-                return cls.model_validate(data)
             return cls.from_yaml(value)
         if isinstance(value, Mapping):
+            check_shape(value, "workload")
             return cls.model_validate(dict(value))
         raise SpecError(
             f"a workload must be an InferenceWorkload, a mapping or YAML/JSON text, got "
             f"{type(value).__name__}: pass one of those"
-        )
-
-
-def _yaml_problem(err: Exception) -> str:
-    """Say where and what the YAML problem is, on one line."""
-    import yaml
-
-    if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
-        mark = err.problem_mark
-        what = ", ".join(part for part in (err.context, err.problem) if part)
-        return f"line {mark.line + 1}, column {mark.column + 1}: {what}"
-    return " ".join(str(err).split())
-
-
-_SECRET_FIELDS = ("token", "value")
-_MASK = "**********"
-
-
-def _inline_secrets(data: Any) -> tuple[str, ...]:
-    if not isinstance(data, Mapping) or not isinstance(data.get("hf_access"), Mapping):
-        return ()
-    access = data["hf_access"]
-    return tuple(
-        item for key in _SECRET_FIELDS if isinstance(item := access.get(key), str) and item.strip()
-    )
-
-
-def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
-    if isinstance(value, str):
-        return _MASK if any(secret in value for secret in secrets) else value
-    if isinstance(value, Mapping):
-        return {key: _scrub(item, secrets) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_scrub(item, secrets) for item in value]
-    return value
-
-
-def _without_secrets(error: ValidationError, secrets: tuple[str, ...]) -> ValidationError:
-    """Rebuild ``error`` with every copy of an inline token masked.
-
-    pydantic keeps each error's input (``errors()``, ``json()``); a rule failing on
-    the whole workload, or on ``hf_access``, would otherwise carry the plain token.
-    """
-    details: list[InitErrorDetails] = [
-        {
-            # A custom error of the same type and message keeps describe_errors' output.
-            "type": PydanticCustomError(item["type"], item["msg"]),
-            "loc": item["loc"],
-            "input": _scrub(item["input"], secrets),
-        }
-        for item in error.errors(include_url=False)
-    ]
-    return ValidationError.from_exception_data(error.title, details, hide_input=True)
-
-
-_SCRAPE_KEY = "prometheus.io/scrape"
-
-
-def _check_scrape_annotation(key: str, value: str) -> None:
-    # The user's prometheus.io/* annotations win over the renderer's; a port or path
-    # other than vLLM's would make Prometheus scrape nothing, so refuse it here.
-    if key == _SCRAPE_KEY and value not in ("true", "false"):
-        raise _fail(
-            f"annotations[{key}]",
-            value,
-            "must be 'true' or 'false' (Prometheus' scrape rule matches 'true' exactly)",
-            "write 'true' or 'false', or remove it to let the provider set it",
-        )
-    if key != _SCRAPE_KEY and key in SCRAPE_ANNOTATIONS and value != SCRAPE_ANNOTATIONS[key]:
-        raise _fail(
-            f"annotations[{key}]",
-            value,
-            f"must be {SCRAPE_ANNOTATIONS[key]!r} (vLLM serves its metrics only there; any "
-            "other value makes Prometheus scrape nothing and autoscaling see no load)",
-            "remove it to let the provider set it",
-        )
-
-
-def _check_key(field: str, key: str) -> None:
-    problem = ks.qualified_name_error(key) or ks.reserved_prefix_error(key, (PROVIDER_PREFIX,))
-    if problem:
-        raise _fail(
-            f"{field} key",
-            key,
-            problem,
-            "use a key like 'team' or 'example.com/team' outside reserved prefixes",
-        )
-
-
-def _check_scale_to_zero(autoscaling: Autoscaling | None) -> None:
-    if autoscaling is None:
-        raise SpecError(
-            "scale_to_zero needs autoscaling: add autoscaling with metric concurrency "
-            "or throughput and a threshold, which drive scaling up from zero"
-        )
-    if autoscaling.threshold != int(autoscaling.threshold):
-        raise SpecError(
-            f"autoscaling.threshold ({autoscaling.threshold}) must be a whole number with "
-            "scale_to_zero (the KEDA HTTP add-on counts whole requests): round it"
-        )
-    if autoscaling.metric == "latency":
-        raise SpecError(
-            "scale_to_zero cannot use autoscaling.metric 'latency': with zero replicas "
-            "there is no latency to measure, so nothing would scale it back up; use "
-            "metric concurrency or throughput"
         )

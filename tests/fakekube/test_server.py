@@ -781,6 +781,33 @@ def test_slow_response_times_out_client(
         )
 
 
+@pytest.mark.parametrize("reset", [True, False], ids=["reset", "close"])
+def test_a_client_hanging_up_before_the_answer_prints_nothing(
+    fake_kube: FakeKubeServer,
+    kube_api_client: client.ApiClient,
+    ml: str,
+    capfd: pytest.CaptureFixture[str],
+    reset: bool,
+) -> None:
+    import socket
+    import struct
+    import time
+
+    fault = fake_kube.faults.add(method="GET", status=None, delay=0.3)
+    sock = socket.create_connection(("127.0.0.1", fake_kube.port))
+    sock.sendall(f"GET /api/v1/namespaces/{ml} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    if reset:  # an RST, as a client killed mid-request sends
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+    deadline = time.monotonic() + 5
+    while fault.hits == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)  # the delayed answer is written to the closed socket by now
+    # The server still answers the next client, and said nothing on stderr.
+    assert client.CoreV1Api(kube_api_client).read_namespace(ml).metadata.name == ml
+    assert "Traceback" not in capfd.readouterr().err
+
+
 # ----------------------------------------------------------------- request log
 
 

@@ -26,11 +26,17 @@ KINDS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _token_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_VAR_HF_CLEANUP_TOKEN", "hf_CleanupSecretToken1")
+
+
 def workload(ttl: str | int | None, name: str = "scorer") -> dict[str, Any]:
     spec: dict[str, Any] = {
         "name": name,
         "model": {"id": "meta-llama/Llama-3.1-8B-Instruct", "revision": "main"},
-        "hf_access": {"type": "token", "token": "hf_CleanupSecretToken1"},
+        # A literal token is refused in DAG code; the DAG templates it from a Variable.
+        "hf_access": {"type": "token", "token": "{{ var.value.hf_cleanup_token }}"},
         "compute": {"gpus": 1, "cpu": "4", "memory": "32Gi"},
         "replicas": {"min": 1, "max": 2},
         "autoscaling": {"metric": "concurrency", "threshold": 4},

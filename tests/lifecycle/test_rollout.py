@@ -12,9 +12,20 @@ from lifecycle_support import NS, task_output, xcom_values
 
 from airflow_provider_hfinfer.deploy.state import AppliedWorkload
 from airflow_provider_hfinfer.operators import HFInferenceUpdateOperator
+from airflow_provider_hfinfer.spec import InferenceWorkload
 from airflow_provider_hfinfer.spec.names import APPLIED_SPEC_ANNOTATION
 
 TOKEN = "hf_RolloutSecretToken77"
+ROTATED = "hf_RotatedSecretToken88"
+
+
+@pytest.fixture(autouse=True)
+def rollout_token_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A literal token is refused in DAG code; the DAGs template it from Variables."""
+    monkeypatch.setenv("AIRFLOW_VAR_HF_ROLLOUT_TOKEN", TOKEN)
+    monkeypatch.setenv("AIRFLOW_VAR_HF_ROTATED_TOKEN", ROTATED)
+
+
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
 
@@ -22,12 +33,19 @@ def spec(revision: str, **extra: Any) -> dict[str, Any]:
     return {
         "name": "llama",
         "model": {"id": MODEL, "revision": revision},
-        "hf_access": {"type": "token", "token": TOKEN},
+        "hf_access": {"type": "token", "token": "{{ var.value.hf_rollout_token }}"},
         "compute": {"gpus": 1, "cpu": "4", "memory": "32Gi"},
         "replicas": {"min": 1, "max": 1},
         "auto_delete_after": "1h",
         **extra,
     }
+
+
+def parsed(revision: str) -> InferenceWorkload:
+    """``spec(revision)`` as the task sees it once the token template is rendered."""
+    return InferenceWorkload.parse(
+        {**spec(revision), "hf_access": {"type": "token", "token": TOKEN}}
+    )
 
 
 def update_op(conn_id: str, revision: str, **kwargs: Any) -> HFInferenceUpdateOperator:
@@ -191,11 +209,10 @@ def test_killed_rollout_rolls_back_to_the_previous_spec(
     serving_r1: Any, fake_kube_conn_id: str
 ) -> None:
     from airflow_provider_hfinfer.render.options import RenderOptions
-    from airflow_provider_hfinfer.spec import InferenceWorkload
 
     operator = update_op(fake_kube_conn_id, "r2").prepare_for_execution()
-    previous = InferenceWorkload.parse(spec("r1"))
-    new = InferenceWorkload.parse(spec("r2"))
+    previous = parsed("r1")
+    new = parsed("r2")
     # The state of a rollout in flight: r2 applied, r1 recorded as the way back.
     operator.hook.apply(operator._plan(new, RenderOptions(), "dag/rollout/run").manifests)
     assert served_revision(serving_r1) == "r2"
@@ -338,10 +355,10 @@ def test_a_rotated_token_alone_is_applied_to_the_secret(
 ) -> None:
     import base64
 
-    rotated = "hf_RotatedSecretToken88"
+    rotated = ROTATED
     serving_r1.requests.clear()
     new_spec = spec("r1")
-    new_spec["hf_access"] = {"type": "token", "token": rotated}
+    new_spec["hf_access"] = {"type": "token", "token": "{{ var.value.hf_rotated_token }}"}
     run = run_task(lambda: update_op(fake_kube_conn_id, "r1", workload=new_spec))
     assert run.state == "success"
     [result] = xcom_values(run, "rollout")

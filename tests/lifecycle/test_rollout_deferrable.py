@@ -18,7 +18,13 @@ from typing import Any
 
 import pytest
 from lifecycle_support import NS, task_output, xcom_values
-from test_rollout import MODEL, TOKEN, spec
+from test_rollout import (  # noqa: F401 (rollout_token_variables: an autouse fixture)
+    MODEL,
+    TOKEN,
+    parsed,
+    rollout_token_variables,
+    spec,
+)
 from test_rollout import update_op as rollout_update_op
 
 from airflow_provider_hfinfer.deploy.rollout import rollout_failure
@@ -319,14 +325,12 @@ def test_rollout_replaced_while_deferred_is_neither_rolled_back_nor_pruned(
 
 def test_previous_spec_record_is_redacted_and_round_trips() -> None:
     from airflow_provider_hfinfer.render import RenderContext, render_manifests
-    from airflow_provider_hfinfer.spec import InferenceWorkload
 
-    manifests = render_manifests(InferenceWorkload.parse(spec("r2")), namespace=NS)
+    manifests = render_manifests(parsed("r2"), namespace=NS)
     [deploy] = [item for item in manifests if item["kind"] == "Deployment"]
     assert PREVIOUS_SPEC_ANNOTATION not in deploy["metadata"]["annotations"]
-    previous_context = RenderContext(previous=InferenceWorkload.parse(spec("r1")))
     manifests = render_manifests(
-        InferenceWorkload.parse(spec("r2")), namespace=NS, context=previous_context
+        parsed("r2"), namespace=NS, context=RenderContext(previous=parsed("r1"))
     )
     [deploy] = [item for item in manifests if item["kind"] == "Deployment"]
     raw = deploy["metadata"]["annotations"][PREVIOUS_SPEC_ANNOTATION]

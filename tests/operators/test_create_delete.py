@@ -12,11 +12,12 @@ from airflow_provider_hfinfer.operators import HFInferenceCreateOperator, HFInfe
 
 NS = "team-a"
 TOKEN = "hf_TopSecretTokenValue42"
+TOKEN_TEMPLATE = "{{ var.value.hf_create_delete_token }}"  # rendered when the task runs
 
 WORKLOAD: dict[str, Any] = {
     "name": "llama",
     "model": {"id": "meta-llama/Llama-3.1-8B-Instruct", "revision": "main"},
-    "hf_access": {"type": "token", "token": TOKEN},
+    "hf_access": {"type": "token", "token": TOKEN_TEMPLATE},
     "compute": {"gpus": 2, "cpu": "4", "memory": "32Gi"},
     "replicas": {"min": 1, "max": 3},
     "autoscaling": {"metric": "concurrency", "threshold": 8},
@@ -25,6 +26,12 @@ WORKLOAD: dict[str, Any] = {
 }
 
 OPTIONS = {"jwt_issuer": "https://sso.example.com"}
+
+
+@pytest.fixture(autouse=True)
+def _token_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A literal token is refused in DAG code (it would be stored in the metadata DB).
+    monkeypatch.setenv("AIRFLOW_VAR_HF_CREATE_DELETE_TOKEN", TOKEN)
 
 
 def create_op(conn_id: str, **kwargs: Any) -> HFInferenceCreateOperator:

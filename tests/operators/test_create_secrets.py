@@ -11,6 +11,13 @@ from airflow_provider_hfinfer.operators import HFInferenceCreateOperator
 from airflow_provider_hfinfer.operators.create import mask_spec_tokens
 
 TOKEN = "hf_RenderedFieldsSecret0123456789"
+TOKEN_TEMPLATE = "{{ var.value.hf_rendered_fields_token }}"  # rendered when the task runs
+
+
+@pytest.fixture(autouse=True)
+def _token_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A literal token is refused in DAG code (it would be stored in the metadata DB).
+    monkeypatch.setenv("AIRFLOW_VAR_HF_RENDERED_FIELDS_TOKEN", TOKEN)
 
 
 def _rendered_fields(run: Any, task_id: str) -> Any:
@@ -29,8 +36,8 @@ def _rendered_fields(run: Any, task_id: str) -> Any:
 @pytest.mark.parametrize(
     "access",
     [
-        {"type": "new_secret", "secret_name": "hf-creds", "value": TOKEN},
-        {"type": "token", "token": TOKEN},
+        {"type": "new_secret", "secret_name": "hf-creds", "value": TOKEN_TEMPLATE},
+        {"type": "token", "token": TOKEN_TEMPLATE},
     ],
     ids=["new_secret", "token"],
 )

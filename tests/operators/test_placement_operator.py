@@ -144,7 +144,10 @@ def test_when_no_pool_has_room_the_preferred_order_is_kept(
     required = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
     assert required[0]["matchExpressions"][0]["values"] == ["a100-pool", "h100-pool"]
     assert "no listed pool has room for 2 replica(s) now" in output
-    assert "h100-pool: room for 0 replicas, 2 needed (node h1: 1 free nvidia.com/gpu, needs 2)" in output
+    assert (
+        "h100-pool: room for 0 replicas, 2 needed (node h1: 1 free nvidia.com/gpu, needs 2)"
+        in output
+    )
     assert "keeping the preferred-order affinity" in output
 
 

@@ -119,11 +119,24 @@ def _endpoint(code: str, fake_hub: FakeHub) -> str:
     return _closed_port_url() if code == "hub_unreachable" else fake_hub.url
 
 
+@pytest.fixture(autouse=True)
+def _token_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_VAR_HF_E2E_TOKEN", NO_ACCESS_TOKEN)
+
+
+def _templated(workload: dict[str, Any]) -> dict[str, Any]:
+    """The workload as a DAG passes it: a literal token is refused in DAG code."""
+    access = workload.get("hf_access") or {}
+    if access.get("token") != NO_ACCESS_TOKEN:
+        return workload
+    return {**workload, "hf_access": {**access, "token": "{{ var.value.hf_e2e_token }}"}}
+
+
 def _run_operator(run_task: Any, conn_id: str, workload: dict[str, Any], endpoint: str) -> Any:
     return run_task(
         lambda: HFInferenceCreateOperator(
             task_id="deploy",
-            workload=workload,
+            workload=_templated(workload),
             namespace=NS,
             kubernetes_conn_id=conn_id,
             preflight="strict",

@@ -107,8 +107,14 @@ any_hf_access = st.one_of(
     ),
 )
 
-PRINCIPALS = st.lists(
-    st.sampled_from(["ml-research", "ml-platform", "ada@example.com", "grace", "Team A"]),
+GROUPS = st.lists(
+    st.sampled_from(["ml-research", "ml-platform", "Team A", "/org/ml"]),
+    min_size=1,
+    max_size=3,
+    unique=True,
+)
+USERS = st.lists(
+    st.sampled_from(["ada@example.com", "grace", "auth0|5f7c8ec7", "g.hopper@navy.example.org"]),
     min_size=1,
     max_size=3,
     unique=True,
@@ -116,8 +122,8 @@ PRINCIPALS = st.lists(
 valid_endpoint_access = st.one_of(
     st.just({"mode": "public"}),
     st.just({"mode": "authenticated"}),
-    st.builds(lambda groups: {"mode": "groups", "groups": groups}, PRINCIPALS),
-    st.builds(lambda users: {"mode": "users", "users": users}, PRINCIPALS),
+    st.builds(lambda groups: {"mode": "groups", "groups": groups}, GROUPS),
+    st.builds(lambda users: {"mode": "users", "users": users}, USERS),
 )
 any_endpoint_access = st.one_of(
     valid_endpoint_access,
@@ -128,6 +134,8 @@ any_endpoint_access = st.one_of(
             {"mode": "public", "groups": ["a"]},
             {"mode": "groups", "groups": ["a", "a"]},
             {"mode": "users", "users": [' "quoted"']},
+            {"mode": "users", "users": ["bob smith"]},
+            {"mode": "groups", "groups": ["ml-*"]},
             {"mode": "everyone"},
         ]
     ),
@@ -137,7 +145,7 @@ valid_compute = st.fixed_dictionaries(
     {},
     optional={
         "gpus": st.integers(1, 16) | st.sampled_from(["2", "8"]),
-        "gpu_memory": st.sampled_from(["16Gi", "24Gi", "40Gi", "80Gi", "80G", "141Gi", "1Mi"]),
+        "gpu_memory": st.sampled_from(["16Gi", "24Gi", "40Gi", "80Gi", "80G", "141Gi", "1Gi"]),
         "cpu": st.sampled_from(["500m", "1", "4", "8"]),
         "cpu_limit": st.sampled_from(["16", "32"]),
         "memory": st.sampled_from(["16Gi", "64Gi", "1.5Ti"]),
@@ -245,7 +253,9 @@ valid_vllm = st.fixed_dictionaries(
         "gpu_memory_utilization": st.floats(0.01, 1.0),
         "task": st.sampled_from(["auto", "generate", "embedding"]),
         "extra_args": st.lists(
-            st.sampled_from(["--enable-prefix-caching", "--max-num-seqs=64", "--api-key=k"]),
+            st.sampled_from(
+                ["--enable-prefix-caching", "--max-num-seqs=64", "--disable-log-requests"]
+            ),
             max_size=2,
         ),
     },

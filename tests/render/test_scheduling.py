@@ -76,7 +76,7 @@ def test_gpu_memory_matches_the_cards_of_that_size_as_their_drivers_report_it(
 
 @pytest.mark.parametrize(
     ("gpu_memory", "gt"),
-    [("80Gi", "76184"), ("24576Mi", "22854"), ("80G", "70952"), ("1Mi", "0")],
+    [("80Gi", "76184"), ("24576Mi", "22854"), ("80G", "70952"), ("1Gi", "951")],
 )
 def test_gpu_memory_bound_is_93_percent_of_the_size_in_whole_mib(gpu_memory: str, gt: str) -> None:
     rule = _expressions_by_key(render(compute={"gpu_memory": gpu_memory}))["nvidia.com/gpu.memory"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-import re
 
 import pytest
 from pydantic import BaseModel
 
 import airflow_provider_hfinfer.spec as spec_package
+from tests.test_docstrings import documented_names
 
 
 def public_classes(package_name: str) -> list[type]:
@@ -32,11 +32,7 @@ def undocumented(cls: type) -> list[str]:
         names = list(cls.model_fields)
     else:
         names = [name for name in inspect.signature(cls).parameters if name != "self"]
-    doc = inspect.getdoc(cls) or ""
-    documented = set(re.findall(r":param (\w+):", doc))
-    attributes = re.search(r"^Attributes:\n((?:[ \t]+.*\n?|\n)*)", doc, re.MULTILINE)
-    if attributes:
-        documented |= set(re.findall(r"^[ \t]+(\w+)(?: \(.*?\))?:", attributes[1], re.MULTILINE))
+    documented = documented_names(inspect.getdoc(cls))
     return [name for name in names if name not in documented]
 
 
@@ -50,4 +46,5 @@ def test_the_spec_has_the_classes_this_test_is_meant_to_check() -> None:
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
 def test_every_field_is_documented(cls: type) -> None:
-    assert undocumented(cls) == [], f"{cls.__name__}: document these with ':param name:'"
+    missing = undocumented(cls)
+    assert missing == [], f"{cls.__name__}: document {missing} in an Args: or Attributes: section"

@@ -111,11 +111,11 @@ def test_parse_validates_json_text() -> None:
 @pytest.mark.parametrize(
     ("text", "kind"),
     [
-        ("- name: a\n- name: b\n", "list"),
-        ("llama3-8b-chat", "str"),
-        ("42", "int"),
-        ("", "NoneType"),
-        ("[1, 2]", "list"),
+        ("- name: a\n- name: b\n", "a list"),
+        ("llama3-8b-chat", "a single string"),
+        ("42", "a number"),
+        ("[1, 2]", "a list"),
+        ("true", "true/false"),
     ],
 )
 def test_a_document_that_is_not_a_mapping_is_a_clear_error(text: str, kind: str) -> None:
@@ -123,6 +123,15 @@ def test_a_document_that_is_not_a_mapping_is_a_clear_error(text: str, kind: str)
         InferenceWorkload.from_yaml(text)
     with pytest.raises(SpecError, match=f"got {kind}"):
         InferenceWorkload.parse(text)
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# only a comment\n", "---\n", "\ufeff"])
+def test_an_empty_document_says_so_without_type_names(text: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        InferenceWorkload.parse(text)
+    message = str(caught.value)
+    assert "is empty: a workload is a mapping of fields; start with 'name:'" in message
+    assert "NoneType" not in message
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from airflow_provider_hfinfer.spec.models import (
     MAX_NODE_POOLS,
     SCRAPE_ANNOTATIONS,
 )
+from airflow_provider_hfinfer.spec.redact import shown_arg
 
 from .builders import AUTOSCALED, BASE, SCALE_TO_ZERO, TOKEN, workload
 
@@ -631,21 +632,21 @@ INVALID: list[Any] = [
         workload(replicas={"min": -1}),
         "replicas.min",
         "greater than or equal to 0",
-        "should be",
+        "must be",
         id="min-negative",
     ),
     pytest.param(
         workload(replicas={"max": 0}),
         "replicas.max",
         "greater than or equal to 1",
-        "should be",
+        "must be",
         id="max-0",
     ),
     pytest.param(
         workload(replicas={"max": 1001}),
         "replicas.max",
         "less than or equal to 1000",
-        "should be",
+        "must be",
         id="max-1001",
     ),
     pytest.param(
@@ -718,7 +719,7 @@ INVALID: list[Any] = [
         workload(AUTOSCALED, autoscaling={"metric": "rps", "threshold": 1}),
         "autoscaling.metric",
         "'latency', 'throughput' or 'concurrency'",
-        "should be",
+        "must be",
         id="metric-unknown",
     ),
     pytest.param(
@@ -834,7 +835,7 @@ INVALID: list[Any] = [
         workload(endpoint_access={"mode": "everyone"}),
         "endpoint_access.mode",
         "'public', 'authenticated', 'groups' or 'users'",
-        "should be",
+        "must be",
         id="endpoint-mode-unknown",
     ),
     # compute
@@ -938,7 +939,7 @@ INVALID: list[Any] = [
         workload(node_pools="a100"),
         "node_pools",
         "valid tuple",
-        "should be",
+        "must be",
         id="node-pools-string",
     ),
     pytest.param(
@@ -991,7 +992,7 @@ INVALID: list[Any] = [
         _tol(operator="Exists", effect="NoExecute", toleration_seconds=-1),
         "tolerations.0.toleration_seconds",
         "greater than or equal to 0",
-        "should be",
+        "must be",
         id="toleration-seconds-negative",
     ),
     pytest.param(
@@ -1012,14 +1013,14 @@ INVALID: list[Any] = [
         _tol(operator="In", value="x"),
         "tolerations.0.operator",
         "'Exists' or 'Equals'",
-        "should be",
+        "must be",
         id="toleration-op",
     ),
     pytest.param(
         _tol(operator="Exists", effect="NoRun"),
         "tolerations.0.effect",
         "'NoExecute', 'NoSchedule', 'PreferNoSchedule' or 'Any'",
-        "should be",
+        "must be",
         id="toleration-effect",
     ),
     # hf access
@@ -1100,7 +1101,7 @@ INVALID: list[Any] = [
     *[
         pytest.param(
             workload(vllm={"extra_args": ["--enable-prefix-caching", arg]}),
-            f"vllm.extra_args[1] ({arg!r})",
+            f"vllm.extra_args[1] ({shown_arg(arg)})",
             re.escape(f"can be read by vLLM as {read_as}, which the provider "),
             fix,
             id=f"vllm-reserved-{arg}",
@@ -1110,7 +1111,7 @@ INVALID: list[Any] = [
     *[
         pytest.param(
             workload(AUTOSCALED, vllm={"extra_args": ["--seed=1", arg]}),
-            f"vllm.extra_args[1] ({arg!r})",
+            f"vllm.extra_args[1] ({shown_arg(arg)})",
             "can be read by vLLM as --disable-log-stats, which turns off the metrics autoscaling",
             "remove it, or remove autoscaling",
             id=f"vllm-{arg}-with-autoscaling",
@@ -1126,7 +1127,7 @@ INVALID: list[Any] = [
         workload(vllm={"max_model_len": 8}),
         "vllm.max_model_len",
         "greater than or equal to 16",
-        "should be",
+        "must be",
         id="vllm-max-len",
     ),
     pytest.param(
@@ -1140,28 +1141,28 @@ INVALID: list[Any] = [
         workload(vllm={"gpu_memory_utilization": 0}),
         "vllm.gpu_memory_utilization",
         "greater than 0",
-        "should be",
+        "must be",
         id="vllm-util-0",
     ),
     pytest.param(
         workload(vllm={"gpu_memory_utilization": 1.5}),
         "vllm.gpu_memory_utilization",
         "less than or equal to 1",
-        "should be",
+        "must be",
         id="vllm-util-1.5",
     ),
     pytest.param(
         workload(vllm={"dtype": "int4"}),
         "vllm.dtype",
         "'auto', 'half'",
-        "should be",
+        "must be",
         id="vllm-dtype",
     ),
     pytest.param(
         workload(vllm={"task": "chat"}),
         "vllm.task",
         "'auto', 'generate' or 'embedding'",
-        "should be",
+        "must be",
         id="vllm-task",
     ),
     pytest.param(
@@ -1211,7 +1212,7 @@ INVALID: list[Any] = [
         workload(cache={"type": "hostPath"}),
         "cache.type",
         "'emptyDir' or 'pvc'",
-        "should be",
+        "must be",
         id="cache-type",
     ),
     # general settings
@@ -1235,7 +1236,7 @@ INVALID: list[Any] = [
         workload(update_strategy="BlueGreen"),
         "update_strategy",
         "'RollingUpdate' or 'Recreate'",
-        "should be",
+        "must be",
         id="update-strategy",
     ),
 ]
