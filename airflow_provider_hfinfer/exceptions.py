@@ -48,7 +48,19 @@ class WorkloadError(HFInferenceError):
 
 
 class RenderError(SpecError):
-    """A spec cannot be rendered with the cluster's settings (e.g. no JWT issuer)."""
+    """A spec cannot be rendered with the cluster's settings (e.g. no JWT issuer).
+
+    Args:
+        message: The problem and the fix in a DAG author's words (connection extras,
+            ``render_options``).
+        problem: The problem alone, for interfaces that phrase the fix their own way.
+        options: The render options that would fix it, required one first.
+    """
+
+    def __init__(self, message: str, *, problem: str = "", options: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problem = problem or message
+        self.options = options
 
 
 class KubeAPIError(WorkloadError):
