@@ -9,11 +9,13 @@ NAMESPACE ?= runai-team-a
 
 install: $(STAMP)
 
+# -qq: pip's own errors still show; setuptools' notes about editable installs do not.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	@echo "[setup] installing the package, Airflow and the dev tools into $(VENV) (first run only)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet --quiet -e ".[dev]"
+	@touch $(STAMP)
 
 AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow_home AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
 	AIRFLOW__CORE__LOAD_EXAMPLES=False HFINFER_OUT_DIR=$(CURDIR)/out
@@ -35,20 +37,31 @@ DEMO_CLUSTER :=
 DEMO_MODE := dry run (no HFINFER_KUBECONFIG given)
 endif
 
+EXAMPLE_OUT := out/every-field-example.llama3-8b-chat.yaml
+DAG_OUT := out/hfinfer_post_training_deploy.llama3-8b-chat.yaml
+
+# Each step prints one line; the two plans are labelled with where their workload comes from.
 demo: $(STAMP)
-	mkdir -p out
-	$(BIN)/hfinfer validate examples/workload.yaml
-	$(BIN)/hfinfer render examples/workload.yaml --namespace $(NAMESPACE) \
-		--options examples/cluster-options.yaml --plan > out/workload-manifests.yaml
-	@echo "every-field example: manifests (secrets redacted) in out/workload-manifests.yaml"
-	$(AIRFLOW_ENV) $(BIN)/airflow db migrate > out/airflow-db.log 2>&1
-	@echo "example DAG hfinfer_post_training_deploy: $(DEMO_MODE)"
-	$(AIRFLOW_ENV) HFINFER_NAMESPACE=$(NAMESPACE) $(DEMO_CLUSTER) \
+	@mkdir -p out
+	@printf '[1/4] validate the every-field example: '
+	@$(BIN)/hfinfer validate examples/workload.yaml | head -1
+	@$(BIN)/hfinfer render examples/workload.yaml --namespace $(NAMESPACE) \
+		--options examples/cluster-options.yaml --plan > $(EXAMPLE_OUT) 2> out/every-field-example.plan
+	@echo "[2/4] render it: manifests (secrets redacted) in $(EXAMPLE_OUT)"
+	@echo "--- plan 1 of 2: the every-field example, examples/workload.yaml (2 GPUs, latency scaling, groups access) ---"
+	@cat out/every-field-example.plan
+	@$(AIRFLOW_ENV) $(BIN)/airflow db migrate > out/airflow-db.log 2>&1 \
+		|| { tail -20 out/airflow-db.log; exit 1; }
+	@echo "[3/4] local Airflow metadata DB (SQLite in .airflow_home): ready"
+	@echo "[4/4] run the example DAG hfinfer_post_training_deploy with airflow dags test: $(DEMO_MODE)"
+	@$(AIRFLOW_ENV) HFINFER_NAMESPACE=$(NAMESPACE) $(DEMO_CLUSTER) \
 		$(BIN)/airflow dags test hfinfer_post_training_deploy > out/dag-test.log 2>&1 \
 		|| { tail -40 out/dag-test.log; exit 1; }
+	@echo "--- plan 2 of 2: the DAG's own workload, WORKLOAD in dags/hfinfer_post_training_deploy.py ---"
 	@awk '/Plan for workload/ {p = 1; sub(/^.*\] /, ""); print; next} \
 		p && /^[0-9][0-9][0-9][0-9]-/ {p = 0} p {sub(/ \[airflow\.task.*$$/, ""); print}' \
 		out/dag-test.log
+	@echo "--- what the DAG's steps did ---"
 	@grep -oE "(dry run: would|marked (Completed|Failed)|prompts answered) .*" out/dag-test.log \
 		| sed 's/ \[airflow.task.*//'
 	@grep -E "^(endpoint|dry run|smoke test answer):" out/dag-test.log

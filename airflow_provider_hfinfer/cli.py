@@ -74,7 +74,29 @@ def _options(args: argparse.Namespace) -> Any:
 def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     workload = _load(args.spec)
     print(f"{args.spec}: ok (workload {workload.name!r})", file=out)
+    if workload.endpoint_access.mode != "public":
+        # Valid as a spec, but `render` also needs a cluster setting: say so now.
+        print(
+            f"note: endpoint_access {workload.endpoint_access.mode!r} needs the cluster's JWT "
+            "issuer to render: hfinfer render --options FILE (with jwt_issuer) or --set "
+            "jwt_issuer=URL",
+            file=out,
+        )
     return 0
+
+
+def _cli_words(err: SpecError) -> str:
+    """A render error with its fix told in this command's flags (``--options``, ``--set``)."""
+    from airflow_provider_hfinfer.exceptions import RenderError
+
+    if not isinstance(err, RenderError) or not err.options:
+        return str(err)
+    first, *more = err.options
+    also = f" (and optionally {', '.join(more)})" if more else ""
+    return (
+        f"{err.problem}: pass --options FILE with {first}: URL{also} in it, "
+        f"or --set {first}=URL (see examples/cluster-options.yaml)"
+    )
 
 
 def _cmd_render(args: argparse.Namespace, out: TextIO) -> int:
@@ -87,7 +109,7 @@ def _cmd_render(args: argparse.Namespace, out: TextIO) -> int:
     try:
         manifests = render_manifests(workload, namespace=args.namespace, options=_options(args))
     except SpecError as err:
-        raise _InputError([f"{args.spec}: {err}"]) from err
+        raise _InputError([f"{args.spec}: {_cli_words(err)}"]) from err
     shown = manifests if args.show_secrets else redact_manifests(manifests)
     out.write(yaml.safe_dump_all(shown, sort_keys=False))
     if args.plan:
@@ -95,24 +117,62 @@ def _cmd_render(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+HUB_CHECKS = (
+    "vLLM 0.6.4 support of the model's architecture",
+    "access to the repository with the token",
+    "the context length (vllm.max_model_len)",
+    "the GPU memory fit (compute.gpus, compute.gpu_memory)",
+)
+"""What ``hfinfer check`` learns from the Hub; without an answer none of it is checked."""
+
+CLI_WARN_HINT = "use --mode warn to report the problems without failing"
+
+
+def _not_checked(codes: set[str]) -> list[str]:
+    """Lines saying what an unanswered Hub left unchecked (empty when the Hub answered)."""
+    from airflow_provider_hfinfer.checks.preflight.advice import NETWORK_CODES
+
+    if not codes & NETWORK_CODES:
+        return []
+    return [
+        "checked: the spec's fields and rules (as `hfinfer validate`)",
+        "not checked (needs the Hub): " + "; ".join(HUB_CHECKS),
+    ]
+
+
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    import logging
     import os
 
     from airflow_provider_hfinfer.checks.preflight import PreflightError, run_preflight
+    from airflow_provider_hfinfer.checks.preflight.advice import advice
+    from airflow_provider_hfinfer.checks.preflight.hub import DEFAULT_ENDPOINT
     from airflow_provider_hfinfer.checks.preflight.workload import request_for
 
+    # The report below says everything once; the library's log lines would repeat it.
+    logging.getLogger("airflow_provider_hfinfer.checks.preflight").addHandler(logging.NullHandler())
     workload = _load(args.spec)
     # Like the operator: a token from outside the spec only for an existing Secret.
     referenced = workload.hf_access.type == "existing_secret"
     outside = os.environ.get(args.token_env) if referenced else None
     request = request_for(workload, outside or None)
+    if args.mode != "off":
+        hub = args.endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
+        print(f"asking the Hugging Face Hub at {hub} about {request.model_id}", file=sys.stderr)
     try:
         report = run_preflight(
             request, mode=args.mode, endpoint=args.endpoint, timeout=args.timeout
         )
     except PreflightError as err:
-        raise _InputError([f"{args.spec}: {line}" for line in str(err).splitlines()]) from err
+        errors = err.report.errors
+        lines = [str(err).splitlines()[0]]
+        lines += [f"  - [{finding.code}] {finding.message}" for finding in errors]
+        lines += _not_checked({finding.code for finding in errors})
+        lines.append(advice(errors, CLI_WARN_HINT, "--endpoint URL / HF_ENDPOINT"))
+        raise _InputError([f"{args.spec}: {line}" for line in lines]) from err
     print(report.summary(), file=out)
+    for line in _not_checked({finding.code for finding in report.findings}):
+        print(line, file=out)
     return 0
 
 
@@ -155,10 +215,17 @@ def build_parser() -> argparse.ArgumentParser:
     render.set_defaults(func=_cmd_render)
 
     check = commands.add_parser(
-        "check", help="pre-flight: vLLM 0.6.4 support, Hub access and GPU memory fit"
+        "check",
+        help="pre-flight: vLLM 0.6.4 support, Hub access and GPU memory fit "
+        "(contacts the Hugging Face Hub: 2 HTTPS requests)",
     )
     check.add_argument("spec", help="workload YAML/JSON file, or - for stdin")
-    check.add_argument("--mode", choices=["strict", "warn", "off"], default="strict")
+    check.add_argument(
+        "--mode",
+        choices=["strict", "warn", "off"],
+        default="strict",
+        help="strict: exit 1 on a problem; warn: report it, exit 0; off: no Hub request",
+    )
     check.add_argument("--endpoint", help="Hub URL (default: $HF_ENDPOINT or huggingface.co)")
     check.add_argument(
         "--token-env",

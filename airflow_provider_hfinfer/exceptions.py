@@ -67,7 +67,19 @@ class SpecLoadError(SpecError):
 
 
 class RenderError(SpecError):
-    """A spec cannot be rendered with the cluster's settings (e.g. no JWT issuer)."""
+    """A spec cannot be rendered with the cluster's settings (e.g. no JWT issuer).
+
+    Args:
+        message: The problem and the fix in a DAG author's words (connection extras,
+            ``render_options``).
+        problem: The problem alone, for interfaces that phrase the fix their own way.
+        options: The render options that would fix it, required one first.
+    """
+
+    def __init__(self, message: str, *, problem: str = "", options: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problem = problem or message
+        self.options = options
 
 
 class KubeAPIError(WorkloadError):
@@ -194,9 +206,9 @@ class PreflightError(SpecError):
         where = report.model_id + (f"@{report.revision}" if report.revision else "")
         lines = [f"pre-flight check of {where} failed with {len(errors)} error(s):"]
         lines.extend(f"  - [{finding.code}] {finding.message}" for finding in errors)
-        lines.append(
-            "Fix the model or compute settings, or set preflight mode to 'warn' to deploy anyway."
-        )
+        from airflow_provider_hfinfer.checks.preflight.advice import OPERATOR_WARN_HINT, advice
+
+        lines.append(advice(errors, OPERATOR_WARN_HINT))
         return "\n".join(lines)
 
 

@@ -142,7 +142,8 @@ with DAG(
             import yaml
 
             OUT_DIR.mkdir(parents=True, exist_ok=True)
-            target = OUT_DIR / "manifests.yaml"
+            # One file per workload, named for the DAG and the workload.
+            target = OUT_DIR / f"{dag.dag_id}.{NAME}.yaml"
             target.write_text(yaml.safe_dump_all(manifests, sort_keys=False))
             print(f"dry run: {len(manifests)} manifests written to {target}")
 

@@ -83,12 +83,6 @@ def test_render_redacts_tokens_unless_asked(tmp_path: Path) -> None:
     assert "aGZfU0VDUkVUVkFMVUUxMjM" in shown
 
 
-def test_render_without_issuer_explains_the_option(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _ = run(["render", str(EXAMPLE), "-n", "team-a"])
-    assert code == 1
-    assert "hfinfer_jwt_issuer" in capsys.readouterr().err
-
-
 def test_render_plan_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(["render", str(EXAMPLE), "-n", "team-a", "--options", str(OPTIONS), "--plan"])
     err = capsys.readouterr().err
@@ -110,3 +104,47 @@ def test_schema_is_json_and_documents_fields() -> None:
     schema = json.loads(out)
     assert code == 0
     assert {"name", "model", "compute", "replicas", "autoscaling"} <= set(schema["properties"])
+
+
+def test_render_without_issuer_names_the_cli_flags_not_airflow_settings(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _ = run(["render", str(EXAMPLE), "-n", "team-a"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.splitlines() == [
+        f"{EXAMPLE}: endpoint_access needs the cluster's JWT issuer for non-public access: "
+        "pass --options FILE with jwt_issuer: URL (and optionally jwks_uri) in it, "
+        "or --set jwt_issuer=URL (see examples/cluster-options.yaml)"
+    ]
+    code, out = run(["render", str(EXAMPLE), "-n", "team-a", "--set", "jwt_issuer=https://i.x"])
+    assert code == 0 and "issuer: https://i.x" in out
+
+
+def test_validate_of_a_non_public_spec_says_rendering_needs_the_issuer() -> None:
+    code, out = run(["validate", str(EXAMPLE)])
+    assert code == 0
+    assert "--options FILE" in out and "jwt_issuer" in out
+
+
+def test_check_offline_names_the_network_once_and_what_it_could_not_check(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    code, out = run(["check", str(EXAMPLE), "--endpoint", closed, "--timeout", "2"])
+    err = capsys.readouterr().err
+    assert (code, out) == (1, "")
+    assert err.count("could not reach the Hugging Face Hub") == 1
+    assert f"asking the Hugging Face Hub at {closed}" in err
+    assert "not checked (needs the Hub): vLLM 0.6.4 support" in err
+    assert "--mode warn" in err and "preflight mode" not in err
+    assert "check the network" in err and "compute settings" not in err
+
+    code, out = run(["check", str(EXAMPLE), "--endpoint", closed, "--mode", "warn"])
+    capsys.readouterr()
+    assert code == 0
+    assert "[warning] hub_unreachable" in out and "not checked (needs the Hub)" in out

@@ -20,10 +20,12 @@ ISTIO_API = "security.istio.io/v1"
 
 def _jwt_rule(options: RenderOptions) -> dict[str, Any]:
     if not options.jwt_issuer:
+        problem = "endpoint_access needs the cluster's JWT issuer for non-public access"
         raise RenderError(
-            "endpoint_access needs the cluster's JWT issuer for non-public access: set "
-            "'hfinfer_jwt_issuer' (and optionally 'hfinfer_jwks_uri') in the Kubernetes "
-            "connection's extras, or pass render_options={'jwt_issuer': ...}"
+            f"{problem}: set 'hfinfer_jwt_issuer' (and optionally 'hfinfer_jwks_uri') in the "
+            "Kubernetes connection's extras, or pass render_options={'jwt_issuer': ...}",
+            problem=problem,
+            options=("jwt_issuer", "jwks_uri"),
         )
     rule: dict[str, Any] = {"issuer": options.jwt_issuer, "forwardOriginalToken": True}
     if options.jwks_uri:

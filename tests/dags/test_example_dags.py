@@ -120,7 +120,8 @@ def test_post_training_dag_dry_run_renders_plan_and_manifests(
     run = load_dag("hfinfer_post_training_deploy.py").test()
 
     assert run.state == "success", task_states(run)
-    manifests = list(yaml.safe_load_all((tmp_path / "manifests.yaml").read_text()))
+    written = tmp_path / "hfinfer_post_training_deploy.llama3-8b-chat.yaml"
+    manifests = list(yaml.safe_load_all(written.read_text()))
     assert [doc["kind"] for doc in manifests] == ["Service", "Deployment", "ScaledObject"]
     args = manifests[1]["spec"]["template"]["spec"]["containers"][0]["args"]
     # The model id and revision came from the upstream task through templating.

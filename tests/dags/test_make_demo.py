@@ -59,8 +59,34 @@ def test_make_demo_without_a_cluster_prints_the_plan_and_writes_manifests() -> N
         "example DAG run: success",
     ):
         assert line in out
-    kinds = [doc["kind"] for doc in yaml.safe_load_all((REPO / "out/manifests.yaml").read_text())]
+    dag_file = REPO / "out/hfinfer_post_training_deploy.llama3-8b-chat.yaml"
+    kinds = [doc["kind"] for doc in yaml.safe_load_all(dag_file.read_text())]
     assert kinds == ["Service", "Deployment", "ScaledObject"]
+    example = REPO / "out/every-field-example.llama3-8b-chat.yaml"
+    assert "AuthorizationPolicy" in [doc["kind"] for doc in yaml.safe_load_all(example.read_text())]
+
+
+def _lines_between(out: str, start: str, end: str) -> list[str]:
+    lines = out.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith(start))
+    last = next(i for i, line in enumerate(lines) if i > first and line.startswith(end))
+    return lines[first + 1 : last]
+
+
+def test_make_demo_is_quiet_and_labels_each_plan_with_its_source() -> None:
+    out = _make_demo()
+    lines = out.splitlines()
+    # One line per step, no echoed command lines or environment, no warnings.
+    steps = [line for line in lines if line.startswith("[")]
+    assert [line[:5] for line in steps] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+    assert not any("AIRFLOW_HOME=" in line or ".venv/bin" in line for line in lines)
+    assert "Warning" not in out and "warning" not in out.lower().replace("[warning]", "")
+    # Two plans, each once, each under a label naming where its workload comes from.
+    example = _lines_between(out, "--- plan 1 of 2: the every-field example", "[3/4]")
+    from_dag = _lines_between(out, "--- plan 2 of 2: the DAG's own workload", "--- what")
+    assert sum("Plan for workload" in line for line in lines) == 2
+    assert any("2 GPU" in line for line in example) and any("1..4" in line for line in example)
+    assert any("1..3 replicas" in line for line in from_dag)
 
 
 def test_make_demo_with_a_kubeconfig_deploys_for_real(cluster: Cluster, tmp_path: Path) -> None:

@@ -263,7 +263,8 @@ def test_strict_mode_raises_with_the_report_attached(fake_hub: FakeHub) -> None:
         f"  - [token_required] no token was given: the model meta-llama/Llama-3.1-8B is gated; "
         f"set hf_access to a token whose account has been granted access (request it at "
         f"{fake_hub.url}/meta-llama/Llama-3.1-8B)",
-        "Fix the model or compute settings, or set preflight mode to 'warn' to deploy anyway.",
+        "Fix the model id, revision or Hugging Face token; or pass preflight='warn' to deploy "
+        "anyway.",
     ]
 
 

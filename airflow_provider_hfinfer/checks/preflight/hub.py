@@ -53,7 +53,6 @@ DEFAULT_TIMEOUT = 10.0
 """Seconds allowed for each of connect, read, write and pool wait, per request."""
 
 _CACHE_SIZE = 256
-_SKIP_HINT = "set preflight mode to warn/off to skip"
 
 
 @dataclass(frozen=True)
@@ -209,7 +208,7 @@ def _fetch_uncached(call: _Call, token: str | None, sent: list[int]) -> HubModel
         raise HubAccessError(
             "hub_unreachable",
             f"could not reach the Hugging Face Hub at {call.endpoint}: offline mode is enabled "
-            f"(HF_HUB_OFFLINE); {_SKIP_HINT}",
+            f"(HF_HUB_OFFLINE)",
         ) from None
     except (httpx2.HTTPError, httpx2.InvalidURL) as error:
         raise _translate_transport(error, call, token) from None
@@ -276,7 +275,7 @@ def _model_info(call: _Call, token: str | None, sent: list[int]) -> _Info:
         raise HubAccessError(
             "hub_error",
             f"the Hugging Face Hub at {call.endpoint} answered with no model info for "
-            f"{call.model_id}; retry later or {_SKIP_HINT}",
+            f"{call.model_id}; retry later",
         )
     return _parse_info(body)
 
@@ -332,7 +331,7 @@ def _translate_transport(error: Exception, call: _Call, token: str | None) -> Hu
         detail = detail.replace(token, "***")
     return HubAccessError(
         "hub_unreachable",
-        f"could not reach the Hugging Face Hub at {call.endpoint}: {detail}; {_SKIP_HINT}",
+        f"could not reach the Hugging Face Hub at {call.endpoint}: {detail}",
     )
 
 
@@ -378,7 +377,7 @@ def _translate_http(error: HfHubHTTPError, call: _Call) -> HubAccessError:
     return HubAccessError(
         "hub_error",
         f"the Hugging Face Hub at {endpoint} answered HTTP {status} for {model}: "
-        f"{_server_message(error)}; retry later or {_SKIP_HINT}",
+        f"{_server_message(error)}; retry later",
     )
 
 
