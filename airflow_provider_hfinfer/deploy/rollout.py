@@ -107,12 +107,16 @@ class RollbackOutcome:
         """True when the previous revision serves again (or its autoscaler holds it at 0)."""
         return self.applied and self.status is not None and serving(self.status)
 
-    def sentence(self, previous: InferenceWorkload, failed: str) -> str:
+    def sentence(
+        self, previous: InferenceWorkload, failed: str, *, same_revision: bool = False
+    ) -> str:
         """What the rollback to ``previous`` left, in one sentence (pure).
 
         Args:
             previous: The spec rolled back to.
             failed: The revision that failed, as the message names it.
+            same_revision: The failed spec had the same model revision (only other
+                fields changed), so the way back is named "the previous spec of ...".
 
         Returns:
             E.g. "Rolled back to revision r1 of org/model; previous revision serving
@@ -120,6 +124,8 @@ class RollbackOutcome:
             600s: ModelLoading: ...".
         """
         back = f"revision {previous.model.revision or '(default)'} of {previous.model.id}"
+        if same_revision:
+            back = f"the previous spec of {back}"
         status = self.status
         if not self.applied:
             return (
@@ -150,6 +156,29 @@ class RollbackOutcome:
         )
 
 
+def changed_fields(
+    previous: InferenceWorkload, new: InferenceWorkload, limit: int = 4
+) -> list[str]:
+    """Dotted paths of the spec fields that differ between two specs (secrets masked; pure).
+
+    Mappings are compared key by key (``labels.team``); anything else as a whole.
+    At most ``limit`` paths, then ``N more``.
+    """
+    found: list[str] = []
+
+    def walk(old: Any, now: Any, path: str) -> None:
+        if isinstance(old, Mapping) and isinstance(now, Mapping):
+            for key in sorted(set(old) | set(now), key=str):
+                walk(old.get(key), now.get(key), f"{path}.{key}" if path else str(key))
+        elif old != now:
+            found.append(path or "spec")
+
+    walk(previous.redacted(), new.redacted(), "")
+    if len(found) > limit:
+        return [*found[:limit], f"{len(found) - limit} more"]
+    return found
+
+
 def failure_message(
     new: InferenceWorkload,
     previous: InferenceWorkload | None,
@@ -157,19 +186,30 @@ def failure_message(
     message: str,
     rollback: RollbackOutcome | None = None,
 ) -> str:
-    """What the task reports when a revision fails, and what the rollback left (pure)."""
+    """What the task reports when a revision fails, and what the rollback left (pure).
+
+    When the model revision did not change, the failed spec is named by the fields
+    that did (``revision main of org/model (changed: labels.team)``), so the
+    message tells the two specs apart.
+    """
     revision = new.model.revision or "(default)"
-    text = f"revision {revision} of {new.model.id} failed ({reason}): {message}"
+    same = previous is not None and (previous.model.id, previous.model.revision) == (
+        new.model.id,
+        new.model.revision,
+    )
+    failed, changed = revision, ""
+    if previous is not None and same:
+        changed = f" (changed: {', '.join(changed_fields(previous, new)) or 'the token only'})"
+        failed = f"{revision}{changed}"
+    text = f"revision {revision} of {new.model.id}{changed} failed ({reason}): {message}"
     if reason == "Unschedulable" and new.update_strategy == "RollingUpdate":
         text += f". {RECREATE_HINT}"
     if previous is None:
         return text
     if rollback is None:
-        return (
-            f"{text}. Rolled back to revision {previous.model.revision or '(default)'} of "
-            f"{previous.model.id}"
-        )
-    return f"{text}. {rollback.sentence(previous, revision)}"
+        back = f"revision {previous.model.revision or '(default)'} of {previous.model.id}"
+        return f"{text}. Rolled back to {'the previous spec of ' if same else ''}{back}"
+    return f"{text}. {rollback.sentence(previous, failed, same_revision=same)}"
 
 
 def surge_unschedulable(status: WorkloadStatus, workload: InferenceWorkload) -> bool:

@@ -132,3 +132,20 @@ def test_generation_observed(generation: int | None, observed: int | None, expec
         observed_generation=observed,
     )
     assert generation_observed(verdict) is expected
+
+
+def test_a_failure_with_the_same_revision_names_what_changed() -> None:
+    previous = InferenceWorkload.parse(
+        {"name": "llama", "model": {"id": "org/model", "revision": "main"}, "labels": {"a": "1"}}
+    )
+    new = InferenceWorkload.parse(
+        {"name": "llama", "model": {"id": "org/model", "revision": "main"}, "labels": {"a": "2"}}
+    )
+    outcome = RollbackOutcome(False, error="boom")
+    text = failure_message(new, previous, "CrashLoopBackOff", "crashed", outcome)
+    assert text.startswith(
+        "revision main of org/model (changed: labels.a) failed (CrashLoopBackOff): crashed."
+    )
+    assert "Rolling back to the previous spec of revision main of org/model failed" in text
+    plain = failure_message(new, previous, "CrashLoopBackOff", "crashed")
+    assert plain.endswith("Rolled back to the previous spec of revision main of org/model")
