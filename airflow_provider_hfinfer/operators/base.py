@@ -35,6 +35,7 @@ from airflow_provider_hfinfer.spec.names import STATE_KEY
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_hfinfer.deploy.plan import DeployPlan
     from airflow_provider_hfinfer.render import RenderOptions
 
 FailurePolicy = Literal["mark_failed", "delete", "keep"]
@@ -210,6 +211,10 @@ class DeployOperatorBase(BaseOperator):
             return self.deploy(context)
         except (SpecError, NameTakenError) as err:
             raise AirflowFailException(str(err)) from err
+        except WorkloadError as err:
+            if not self.is_dry_run:
+                raise
+            raise AirflowFailException(f"dry run: the real run would fail: {err}") from err
 
     def deploy(self, context: Context) -> Any:
         """The operator's own pipeline (each operator composes the shared steps)."""
@@ -311,8 +316,12 @@ class DeployOperatorBase(BaseOperator):
         except Exception as err:  # noqa: BLE001 - bookkeeping must never fail the deploy
             self.log.warning("could not record the workload in the task state store: %s", err)
 
-    def server_dry_run(self, manifests: list[dict[str, Any]]) -> None:
-        """Ask the API server to validate the manifests without storing them, if reachable."""
+    def server_dry_run(self, manifests: list[dict[str, Any]]) -> bool:
+        """Ask the API server to validate the manifests without storing them, if reachable.
+
+        Returns:
+            True when the API server answered (and accepted every object).
+        """
         from airflow.sdk.exceptions import AirflowException
         from kubernetes.config import ConfigException
 
@@ -324,11 +333,36 @@ class DeployOperatorBase(BaseOperator):
             if err.status not in (0, 401, 403, 404):
                 raise
             self.log.warning("server-side dry run skipped: %s", err)
+            return False
         except (AirflowException, ConfigException, OSError) as err:
             # No connection or kubeconfig is the normal case for a laptop dry run.
             self.log.warning("no cluster reachable, server-side dry run skipped: %s", err)
-        else:
-            self.log.info("server-side dry run accepted all %d objects", len(manifests))
+            return False
+        self.log.info("server-side dry run accepted all %d objects", len(manifests))
+        return True
+
+    def preview(self, plan: DeployPlan, *, if_exists: str) -> DeployPlan:
+        """A dry run's checks: the server-side dry run, then every read-only check of a real run.
+
+        Name ownership, the quota pre-check and strict node-pool placement read the
+        cluster exactly as the real run does and fail with the same messages; nothing
+        is written. Without a reachable cluster only the plan is checked.
+        """
+        from airflow_provider_hfinfer.deploy import apply as step
+
+        if not self.server_dry_run(plan.manifests):
+            return plan
+        existing = step.claim(self.hook, plan, if_exists=if_exists, log=self.log)
+        if self.check_quota:
+            step.check_quota(self.hook, plan, updating=bool(existing))
+        if self.strict_node_pool_order:
+            plan = step.pin_pool(self.hook, plan, self.log)
+        self.log.info(
+            "dry run: name, quota%s checks passed; the real run would apply %d objects",
+            " and node-pool" if self.strict_node_pool_order else "",
+            len(plan.manifests),
+        )
+        return plan
 
     # ---------------------------------------------------------------- waiting
 

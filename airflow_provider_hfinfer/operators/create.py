@@ -66,7 +66,7 @@ class HFInferenceCreateOperator(DeployOperatorBase):
         self.log.info("%s", describe_plan(workload, plan.manifests, self.namespace))
         result = plan.result(dry_run=self.is_dry_run)
         if self.is_dry_run:
-            self.server_dry_run(plan.manifests)
+            plan = self.preview(plan, if_exists=self.if_exists)
             result["manifests"] = redact_manifests(plan.manifests)
             return result
         existing = step.claim(self.hook, plan, if_exists=self.if_exists, log=self.log)

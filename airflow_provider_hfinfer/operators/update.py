@@ -165,7 +165,7 @@ class HFInferenceUpdateOperator(DeployOperatorBase):
         result = plan.result(dry_run=self.is_dry_run, changed=True, previous_revision=None)
         self.log.info("%s", describe_plan(workload, plan.manifests, self.namespace))
         if self.is_dry_run:
-            self.server_dry_run(plan.manifests)
+            plan = self.preview(plan, if_exists="update")
             result["manifests"] = redact_manifests(plan.manifests)
             return result
         existing = step.claim(self.hook, plan, if_exists="update", log=self.log)

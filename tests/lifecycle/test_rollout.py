@@ -404,3 +404,28 @@ def test_a_rollout_never_confirmed_is_followed_by_the_next_try(
     assert "was never confirmed: following it now" in output
     if state == "failed":
         assert "previous revision serving again" in output
+
+
+def test_dry_run_of_an_update_reports_the_quota_failure_and_changes_nothing(
+    serving_r1: Any,
+    fake_kube_conn_id: str,
+    run_task: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hard = {"requests.nvidia.com/gpu": "1"}
+    serving_r1.put_object(
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "project-quota", "namespace": NS},
+            "spec": {"hard": hard},
+            "status": {"hard": hard, "used": {"requests.nvidia.com/gpu": "1"}},
+        }
+    )
+    run = run_task(lambda: update_op(fake_kube_conn_id, "r2", dry_run=True))
+    assert run.state == "failed"
+    output = task_output(capsys, caplog)
+    assert "dry run: the real run would fail: [QuotaExceeded]" in output
+    assert "requests.nvidia.com/gpu: requested 1, used 1, hard 1" in output
+    assert served_revision(serving_r1) == "r1"

@@ -310,3 +310,60 @@ def test_delete_removes_everything_and_succeeds_twice(
     assert run_task(delete_op).state == "success"
     assert set(stored(cluster)) == {"Service/llama-other"}
     assert run_task(delete_op).state == "success"
+
+
+def _undeclared_cpu_quota(cluster: Any) -> None:
+    hard = {"requests.cpu": "64", "requests.memory": "512Gi"}
+    cluster.put_object(
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "project-quota", "namespace": NS},
+            "spec": {"hard": hard},
+            "status": {"hard": hard, "used": {}},
+        }
+    )
+
+
+def test_dry_run_reports_the_quota_failure_the_real_run_would_hit(
+    cluster: Any,
+    fake_kube_conn_id: str,
+    run_task: Any,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _undeclared_cpu_quota(cluster)
+    gpus_only = {**WORKLOAD, "compute": {"gpus": 1}}
+    dry = run_task(lambda: create_op(fake_kube_conn_id, workload=gpus_only, dry_run=True))
+    assert dry.state == "failed"
+    dry_output = task_output(capsys, caplog)
+    message = "quota 'project-quota' limits requests.cpu, so every pod must declare it"
+    assert "dry run: the real run would fail: [QuotaExceeded]" in dry_output
+    assert message in dry_output
+    assert stored(cluster) == {}  # a dry run writes nothing
+    real = run_task(lambda: create_op(fake_kube_conn_id, workload=gpus_only, retries=0))
+    assert real.state == "failed"
+    assert message in task_output(capsys, caplog)
+
+
+def test_dry_run_reports_a_taken_name(
+    cluster: Any,
+    fake_kube_conn_id: str,
+    run_task: Any,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cluster.put_object(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "llama", "namespace": NS, "labels": {"app": "other"}},
+            "spec": {"ports": [{"port": 1234}]},
+        }
+    )
+    run = run_task(lambda: create_op(fake_kube_conn_id, dry_run=True))
+    assert run.state == "failed"
+    assert "Service/llama already exists in the project and is not managed" in task_output(
+        capsys, caplog
+    )
+    assert cluster.get_object("v1", "services", NS, "llama")["spec"]["ports"] == [{"port": 1234}]
