@@ -12,7 +12,7 @@ through the hook-like :class:`StatusClient` and imports no Airflow.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -36,6 +36,7 @@ def observe(
     namespace: str,
     *,
     grace_period: float = DEFAULT_GRACE_PERIOD_SECONDS,
+    grace_periods: Mapping[str, float] | None = None,
     min_ready: int | None = None,
     with_log_tail: bool = False,
 ) -> WorkloadStatus:
@@ -45,7 +46,8 @@ def observe(
         client: The cluster reads.
         name: The workload.
         namespace: Its namespace.
-        grace_period: Seconds failures that may heal are waited on.
+        grace_period: Seconds failures that heal on their own are waited on.
+        grace_periods: Seconds per failure class, overriding its default.
         min_ready: Ready replicas required (default: all desired).
         with_log_tail: On a terminal crash, read the crashed pod's log tail and
             judge again with it quoted.
@@ -57,6 +59,7 @@ def observe(
             **snapshot,
             now=datetime.now(timezone.utc),
             grace_period_seconds=grace_period,
+            grace_periods=grace_periods,
             log_tails=log_tails,
             min_ready=min_ready,
         )

@@ -31,6 +31,7 @@ from airflow_provider_hfinfer.status import (
     WorkloadStatus,
     progress_line,
 )
+from airflow_provider_hfinfer.status.healing import parse_overrides
 from airflow_provider_hfinfer.status.verdict import Outcome, WaitRule, verdict
 from airflow_provider_hfinfer.triggers.events import ReadinessEvent
 
@@ -61,8 +62,14 @@ class InferenceReadySensor(BaseSensorOperator):
         cluster_context: Optional kubeconfig context (deferrable mode).
         min_ready_replicas: Ready replicas required (default: all desired).
         accept_scaled_to_zero: Count a workload its autoscaler holds at zero as ready.
-        grace_period: Seconds failures that may heal (Unschedulable, quota,
-            image pull errors) are waited on before the sensor fails.
+        grace_period: Seconds failures that heal on their own (a node being
+            added, capacity or quota freeing up, a registry hiccup) are waited
+            on before the sensor fails; failures only a user can fix (an image
+            that does not exist, a pod no node can ever fit, a quota the pod
+            does not declare) fail sooner, at most this long. See the README's
+            grace-period table.
+        grace_periods: Seconds per failure class, overriding its default, e.g.
+            ``{"capacity": 1800, "image-not-found": 0}``.
         verify_endpoint: ``none``, ``proxy`` (``/health`` and ``/v1/models``
             through the API server's service proxy) or ``url`` (at ``endpoint_url``).
         endpoint_url: Base URL for ``verify_endpoint="url"`` (templated).
@@ -98,6 +105,7 @@ class InferenceReadySensor(BaseSensorOperator):
         min_ready_replicas: int | None = None,
         accept_scaled_to_zero: bool = False,
         grace_period: float = DEFAULT_GRACE_PERIOD_SECONDS,
+        grace_periods: Mapping[str, float] | None = None,
         verify_endpoint: str = "none",
         endpoint_url: str | None = None,
         served_model_name: str | None = None,
@@ -111,6 +119,7 @@ class InferenceReadySensor(BaseSensorOperator):
         if name is None and workload_xcom is None:
             raise ValueError("give the workload as name + namespace, or as workload_xcom")
         check_verify_mode(verify_endpoint, endpoint_url or "from-xcom")
+        parse_overrides(grace_periods)
         self.name = name
         self.namespace = namespace
         self.workload_xcom = workload_xcom
@@ -120,6 +129,7 @@ class InferenceReadySensor(BaseSensorOperator):
         self.min_ready_replicas = min_ready_replicas
         self.accept_scaled_to_zero = accept_scaled_to_zero
         self.grace_period = grace_period
+        self.grace_periods = dict(grace_periods or {})
         self.verify_endpoint = verify_endpoint
         self.endpoint_url = endpoint_url
         self.served_model_name = served_model_name
@@ -157,6 +167,7 @@ class InferenceReadySensor(BaseSensorOperator):
             name,
             namespace,
             grace_period=self.grace_period,
+            grace_periods=self.grace_periods,
             min_ready=self.min_ready_replicas,
             with_log_tail=True,
         )
@@ -276,6 +287,7 @@ class InferenceReadySensor(BaseSensorOperator):
             timeout=self.timeout,
             started_at=time.time(),
             grace_period=self.grace_period,
+            grace_periods=self.grace_periods,
             min_ready_replicas=self.min_ready_replicas,
             accept_scaled_to_zero=self.accept_scaled_to_zero,
             resync_interval=self.resync_interval,

@@ -30,6 +30,7 @@ from .findings import (
     Policy,
     Severity,
 )
+from .healing import parse_overrides
 from .model import Phase, PodStatus, Reason, WorkloadStatus
 from .pods import PodContext, diagnose_pod, pod_is_ready
 from .scope import Scope, build_scope, desired_replicas, is_live_pod, name_of
@@ -260,6 +261,7 @@ def assess(
     min_ready: int | None = None,
     crash_restart_threshold: int = DEFAULT_CRASH_RESTART_THRESHOLD,
     oom_restart_threshold: int = DEFAULT_OOM_RESTART_THRESHOLD,
+    grace_periods: Mapping[str, float] | None = None,
 ) -> WorkloadStatus:
     """Judge whether an inference workload serves, is on its way, or has failed.
 
@@ -274,17 +276,25 @@ def assess(
         scaler: The KEDA ``ScaledObject`` or ``HTTPScaledObject`` driving the
             Deployment, if any; with ``spec.replicas`` 0 it yields SCALED_TO_ZERO.
         now: The moment of assessment; naive values are taken as UTC.
-        grace_period_seconds: How long failures that may heal (Unschedulable,
-            QuotaExceeded/FailedCreate, ImagePullBackOff, CreateContainer*Error)
-            are waited on, from their earliest sign, before ``terminal``.
+        grace_period_seconds: How long failures that heal on their own (a node
+            being added, capacity or quota freeing up, a registry hiccup) are
+            waited on, from their earliest sign, before ``terminal``; failures
+            only a user can fix wait their shorter class default (see
+            :mod:`.healing`), at most this long.
         log_tails: Recent log lines per pod name, quoted for crashed containers.
         min_ready: Ready replicas required; default ``spec.replicas``, at least 1.
         crash_restart_threshold: Restarts after which a crash loop is terminal.
         oom_restart_threshold: Restarts after which repeated OOMKills are terminal.
+        grace_periods: Seconds per :class:`~.healing.Healing` class name,
+            overriding that class's default, e.g. ``{"capacity": 1800}``.
 
     Returns:
         The verdict. It never raises on missing or malformed fields: what
         cannot be read counts as absent.
+
+    Raises:
+        ValueError: For a ``grace_periods`` key that names no class, or a
+            negative value (the caller's arguments, not the cluster's objects).
     """
     if not isinstance(deployment, Mapping):
         return _not_found()
@@ -293,6 +303,7 @@ def assess(
         grace=timedelta(seconds=max(0.0, float(grace_period_seconds))),
         crash_restarts=crash_restart_threshold,
         oom_restarts=oom_restart_threshold,
+        overrides=parse_overrides(grace_periods),
     )
     scope = build_scope(deployment, replica_sets, pods, events)
     ctx = _context(deployment, scope, policy, moment, min_ready, log_tails or {}, scaler)

@@ -23,6 +23,7 @@ from ._fields import (
     get_time,
 )
 from .findings import Finding, Severity
+from .healing import Healing, classify_image_pull
 from .model import Phase, Reason
 from .scope import EventRecord, newest_event
 from .text import log_excerpt, log_hint, plural, squash
@@ -123,6 +124,7 @@ def detect_image_pull(ctx: PodContext, status: K8sObject) -> Finding | None:
         phase_hint=Phase.STARTING,
         since=_image_failure_since(ctx),
         graceful=True,
+        healing=classify_image_pull(cause or message),
         clock_label="failing",
         subject=ctx.name,
         restarts=get_int(status, "restartCount") or 0,
@@ -206,6 +208,7 @@ def detect_config_error(ctx: PodContext, status: K8sObject) -> Finding | None:
         phase_hint=Phase.STARTING,
         since=first_seen(failed) or ctx.started_at(),
         graceful=True,
+        healing=Healing.MISSING_CONFIG,
         clock_label="failing",
         subject=ctx.name,
     )

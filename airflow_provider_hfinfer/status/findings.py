@@ -8,18 +8,21 @@ for (:meth:`Finding.is_terminal`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum
 
+from .healing import Healing, grace_for
 from .model import Phase
 
 DEFAULT_GRACE_PERIOD_SECONDS = 900
-"""How long a failure that may heal is waited on.
+"""How long a failure that heals on its own is waited on.
 
 Fifteen minutes covers a cluster autoscaler provisioning a GPU node (often
 5-10 minutes including driver set-up), a registry hiccup, or a quota freed by
-another workload finishing.
+another workload finishing. Failures only a user can fix wait much less: see
+:mod:`.healing`.
 """
 
 DEFAULT_CRASH_RESTART_THRESHOLD = 3
@@ -49,18 +52,25 @@ class Policy:
     """The thresholds the detectors apply.
 
     Attributes:
-        grace: How long a failure that may heal (Unschedulable, quota,
-            image pull, a missing secret) is waited on, counted from its
-            earliest sign, before it becomes terminal.
+        grace: How long a failure that heals on its own (a node being added,
+            capacity or quota freeing up, a registry hiccup) is waited on,
+            counted from its earliest sign, before it becomes terminal; also
+            the cap of the shorter waits of failures only a user can fix.
         crash_restarts: Restarts after which a crash-looping container is
             terminal.
         oom_restarts: Restarts after which a container that keeps being
             OOMKilled is terminal.
+        overrides: Grace periods set per :class:`~.healing.Healing` class.
     """
 
     grace: timedelta
     crash_restarts: int = DEFAULT_CRASH_RESTART_THRESHOLD
     oom_restarts: int = DEFAULT_OOM_RESTART_THRESHOLD
+    overrides: Mapping[Healing, timedelta] = field(default_factory=dict)
+
+    def grace_for(self, healing: Healing | None) -> timedelta:
+        """The grace period of a failure of class ``healing``."""
+        return grace_for(healing, self.grace, self.overrides)
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,8 @@ class Finding:
         since: The earliest sign of the condition, when known.
         hard_terminal: Terminal regardless of time.
         graceful: Terminal once ``since`` is older than the grace period.
+        healing: What may fix a graceful failure, which picks its grace
+            period; ``None`` waits the policy's ``grace``.
         clock_label: Verb for the elapsed-time note, e.g. ``running`` in
             "(vllm running for 4m12s)"; empty for no note.
         subject: The object the finding is about, e.g. a pod or ReplicaSet name.
@@ -99,6 +111,7 @@ class Finding:
     restarts: int = 0
     exit_code: int | None = None
     log_tail: str | None = None
+    healing: Healing | None = None
 
     def is_terminal(self, now: datetime, policy: Policy) -> bool:
         """True when waiting longer will not help.
@@ -110,4 +123,4 @@ class Finding:
             return True
         if not self.graceful or self.since is None:
             return False
-        return now - self.since >= policy.grace
+        return now - self.since >= policy.grace_for(self.healing)

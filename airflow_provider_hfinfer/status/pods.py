@@ -22,6 +22,7 @@ from ._fields import (
 )
 from .containers import container_statuses, detect_container_state, first_seen
 from .findings import Finding, Policy, Severity
+from .healing import classify_unschedulable
 from .model import Phase, Reason
 from .scope import EventRecord, Scope, name_of, newest_event
 from .text import scheduler_message, squash
@@ -87,6 +88,7 @@ def detect_unschedulable(ctx: PodContext) -> Finding | None:
     scheduling = ctx.events("FailedScheduling")
     latest = newest_event(scheduling)
     message = get_str(condition, "message") or (latest.message if latest else "")
+    autoscaler = newest_event(ctx.events("TriggeredScaleUp", "NotTriggerScaleUp"))
     return Finding(
         reason=Reason.UNSCHEDULABLE.value,
         detail=(scheduler_message(message) or "no node fits the pod") + _autoscaler_note(ctx),
@@ -95,6 +97,7 @@ def detect_unschedulable(ctx: PodContext) -> Finding | None:
         since=earliest(get_time(condition, "lastTransitionTime"), first_seen(scheduling))
         or get_time(ctx.pod, "metadata", "creationTimestamp"),
         graceful=True,
+        healing=classify_unschedulable(message, autoscaler.reason if autoscaler else None),
         clock_label="unschedulable",
         subject=ctx.name,
     )

@@ -20,6 +20,7 @@ from .findings import (
     Finding,
     Severity,
 )
+from .healing import LABELS
 
 
 def head_line(ctx: AssessContext) -> str:
@@ -30,13 +31,14 @@ def head_line(ctx: AssessContext) -> str:
 
 def clock_note(ctx: AssessContext, finding: Finding, since: datetime | None) -> tuple[str, str]:
     """Return (stable, volatile) notes about how long a state has lasted."""
-    grace = format_duration(ctx.policy.grace)
+    grace = format_duration(ctx.policy.grace_for(finding.healing))
+    why = f"{LABELS[finding.healing]}: " if finding.healing is not None else ""
     stable = ""
     if finding.graceful and not finding.hard_terminal:
         stable = (
-            f" [past the {grace} grace period]"
+            f" [{why}past the {grace} grace period]"
             if ctx.terminal(finding)
-            else f" [waiting up to {grace}]"
+            else f" [{why}waiting up to {grace}]"
         )
     if since is None or not finding.clock_label:
         return stable, stable

@@ -12,13 +12,12 @@ from collections.abc import Callable
 
 from ._fields import K8sObject, earliest, find_condition, get_int, get_str, get_time
 from .findings import Finding, Severity
+from .healing import Healing, classify_failed_create
 from .model import Phase, Reason
 from .scope import EventRecord, Scope, name_of, newest_event
 from .text import squash
 
 WorkloadDetector = Callable[[Scope], Finding | None]
-
-_QUOTA_MARKER = "exceeded quota"
 
 
 def _generation_observed(deployment: K8sObject) -> bool:
@@ -102,7 +101,9 @@ def detect_failed_create(scope: Scope) -> Finding | None:
         or get_str(deploy_condition, "message")
         or (latest.message if latest else "")
     ).removeprefix("Error creating: ")
-    reason = Reason.QUOTA_EXCEEDED if _QUOTA_MARKER in message else Reason.FAILED_CREATE
+    healing = classify_failed_create(message)
+    quota = healing in (Healing.QUOTA_FULL, Healing.QUOTA_UNDECLARED)
+    reason = Reason.QUOTA_EXCEEDED if quota else Reason.FAILED_CREATE
     owner = f"ReplicaSet {name_of(rs)}" if rs is not None else "the ReplicaSet"
     return Finding(
         reason=reason.value,
@@ -115,6 +116,7 @@ def detect_failed_create(scope: Scope) -> Finding | None:
             *(event.first_seen for event in events),
         ),
         graceful=True,
+        healing=healing,
         clock_label="failing",
         subject=name_of(rs) if rs is not None else name_of(scope.deployment),
     )

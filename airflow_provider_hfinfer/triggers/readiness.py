@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -67,8 +67,10 @@ class InferenceReadyTrigger(BaseTrigger):
             is emitted (None: wait until the task's own deferral timeout).
         started_at: Epoch seconds the wait began; kept across triggerer
             restarts so the deadline and ``elapsed_seconds`` do not restart.
-        grace_period: Seconds failures that may heal (Unschedulable, quota,
-            image pull) are waited on before they count as terminal.
+        grace_period: Seconds failures that heal on their own are waited on
+            before they count as terminal (failures only a user can fix wait
+            less; see :mod:`~airflow_provider_hfinfer.status.healing`).
+        grace_periods: Seconds per failure class, overriding its default.
         min_ready_replicas: Ready replicas required (default: all desired).
         accept_scaled_to_zero: A workload its autoscaler holds at zero counts as ready.
         resync_interval: Seconds between full re-lists (and watch renewals).
@@ -89,6 +91,7 @@ class InferenceReadyTrigger(BaseTrigger):
         timeout: float | None = None,
         started_at: float | None = None,
         grace_period: float = DEFAULT_GRACE_PERIOD_SECONDS,
+        grace_periods: Mapping[str, float] | None = None,
         min_ready_replicas: int | None = None,
         accept_scaled_to_zero: bool = False,
         resync_interval: float = 300.0,
@@ -104,6 +107,7 @@ class InferenceReadyTrigger(BaseTrigger):
         self.timeout = None if timeout is None else float(timeout)
         self.started_at = time.time() if started_at is None else float(started_at)
         self.grace_period = float(grace_period)
+        self.grace_periods = {key: float(value) for key, value in (grace_periods or {}).items()}
         self.min_ready_replicas = min_ready_replicas
         self.accept_scaled_to_zero = bool(accept_scaled_to_zero)
         self.resync_interval = float(resync_interval)
@@ -125,6 +129,7 @@ class InferenceReadyTrigger(BaseTrigger):
                 "timeout": self.timeout,
                 "started_at": self.started_at,
                 "grace_period": self.grace_period,
+                "grace_periods": self.grace_periods,
                 "min_ready_replicas": self.min_ready_replicas,
                 "accept_scaled_to_zero": self.accept_scaled_to_zero,
                 "resync_interval": self.resync_interval,
@@ -218,6 +223,7 @@ class InferenceReadyTrigger(BaseTrigger):
             **watch.snapshot(scaler),
             now=_now(),
             grace_period_seconds=self.grace_period,
+            grace_periods=self.grace_periods,
             log_tails=log_tails,
             min_ready=self.min_ready_replicas,
         )
