@@ -8,6 +8,7 @@ Import them into a package's ``conftest.py``::
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -58,7 +59,7 @@ def run_task(airflow_db: None, request: pytest.FixtureRequest) -> RunTask:
         from airflow.sdk import DAG
 
         counter["n"] += 1
-        dag_id = f"t_{request.node.name}"[:200].replace("[", "_").replace("]", "_")
+        dag_id = re.sub(r"[^A-Za-z0-9_.-]", "_", f"t_{request.node.name}")[:200]
         with DAG(dag_id=dag_id, schedule=None, start_date=datetime(2026, 1, 1)) as dag:
             operator_factory()
         _serialize(dag)

@@ -16,10 +16,12 @@ Terminating (Deployment being deleted)     at once
 CrashLoopBackOff, ContainerTerminated,     restartCount >= crash_restart_threshold (3)
 RunContainerError
 OOMKilled                                  restartCount >= oom_restart_threshold (2)
-Unschedulable, QuotaExceeded,              after grace_period_seconds (900) from the
-FailedCreate, ErrImagePull,                earliest sign (condition transition, first
-ImagePullBackOff, CreateContainerError,    event, pod start); never while that start
-CreateContainerConfigError                 is unknown
+Unschedulable, QuotaExceeded,              after the grace period of the failure's
+FailedCreate, ErrImagePull,                class (see :mod:`.healing`: 60 s to
+ImagePullBackOff, CreateContainerError,    grace_period_seconds, 900) from the
+CreateContainerConfigError                 earliest sign (condition transition, first
+                                           event, pod start); never while that start
+                                           is unknown
 ModelLoading, ContainerCreating,           never (progress, not failure)
 PodPending, SchedulingGated, NotReady,
 RolloutInProgress, ScaledToZero,

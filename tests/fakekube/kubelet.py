@@ -27,10 +27,11 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .errors import ApiError
+from .quota import refusal
 from .selectors import Selector
 from .server import FakeKubeServer
 
@@ -47,6 +48,8 @@ OUTCOMES = (
     "oom",
     "quota",
     "progress_deadline",
+    "unfittable",
+    "registry_down",
 )
 REVISION = "deployment.kubernetes.io/revision"
 HASH_LABEL = "pod-template-hash"
@@ -66,18 +69,34 @@ CRASH_LOG = (
     "tokens that can be stored in KV cache (52048). Try increasing `gpu_memory_utilization` "
     "or decreasing `max_model_len` when initializing the engine.\n"
 )
+UNFITTABLE_MESSAGE = (
+    "0/4 nodes are available: 4 Insufficient nvidia.com/gpu. preemption: 0/4 nodes are "
+    "available: 4 Preemption is not helpful for scheduling."
+)
+REGISTRY_DOWN_ERROR = (
+    'rpc error: code = Unknown desc = failed to pull and unpack image "{image}": failed to '
+    "copy: httpReadSeeker: failed open: unexpected status code 503 Service Unavailable"
+)
 IMAGE_PULL_ERROR = (
     'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": not found'
 )
 _HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
+_CLOCK_SHIFT = [0.0]
+"""Seconds the kubelet's timestamps lie in the past (see ``FakeKubelet.rollout(ago=)``)."""
+
+
+def _moment() -> datetime:
+    return datetime.now(timezone.utc) - timedelta(seconds=_CLOCK_SHIFT[0])
+
+
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _moment().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _micro_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _moment().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def template_hash(template: JsonDict) -> str:
@@ -153,7 +172,7 @@ def _container_status(outcome: str, name: str, image: str) -> JsonDict:
             imageID=image_id,
             containerID=container_id,
         )
-    elif outcome == "image_pull":
+    elif outcome in ("image_pull", "registry_down"):
         status.update(
             state={
                 "waiting": {
@@ -209,10 +228,9 @@ def _pod_conditions(ready: bool, containers: list[JsonDict]) -> list[JsonDict]:
 
 def pod_status(outcome: str, template_spec: JsonDict) -> JsonDict:
     """The ``status`` of a pod in ``outcome`` (see :data:`OUTCOMES`)."""
-    if outcome == "unschedulable":
-        sched = _condition(
-            "PodScheduled", "False", "Unschedulable", UNSCHEDULABLE_MESSAGE, deployment=False
-        )
+    if outcome in ("unschedulable", "unfittable"):
+        message = UNSCHEDULABLE_MESSAGE if outcome == "unschedulable" else UNFITTABLE_MESSAGE
+        sched = _condition("PodScheduled", "False", "Unschedulable", message, deployment=False)
         return {"phase": "Pending", "conditions": [sched], "qosClass": "Burstable"}
     containers = [
         _container_status(outcome, c.get("name", "vllm"), c.get("image", ""))
@@ -336,6 +354,29 @@ class FakeKubelet:
             rs["status"] = {"replicas": 0}
         return self._put(rs), others
 
+    def _quota_refusal(self, rs: JsonDict) -> str | None:
+        """Why quota admission would refuse the ReplicaSet's next pod, as a real API server."""
+        missing = int(rs["spec"].get("replicas", 0)) - len(self.pods_of(rs))
+        if missing <= 0:
+            return None
+        quotas = self._list("v1", "resourcequotas")
+        if not quotas:
+            return None
+        live = [
+            pod.get("spec") or {}
+            for pod in self._list("v1", "pods")
+            if (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+            and not pod["metadata"].get("deletionTimestamp")
+        ]
+        spec = (rs["spec"].get("template") or {}).get("spec") or {}
+        limit_ranges = self._list("v1", "limitranges")
+        for _ in range(missing):
+            refused = refusal(spec, quotas, limit_ranges, live)
+            if refused is not None:
+                return refused
+            live.append(spec)
+        return None
+
     def _scale_down(self, rs: JsonDict) -> None:
         name = rs["metadata"]["name"]
         self._delete_pods(rs)
@@ -388,7 +429,7 @@ class FakeKubelet:
         status = pod_status(outcome, spec)
 
         def change(obj: JsonDict) -> None:
-            if outcome == "unschedulable":
+            if outcome in ("unschedulable", "unfittable"):
                 obj["spec"].pop("nodeName", None)
             else:
                 obj["spec"]["nodeName"] = self.node
@@ -401,13 +442,13 @@ class FakeKubelet:
     def _pod_events(self, pod: JsonDict, outcome: str, spec: JsonDict) -> None:
         name = pod["metadata"]["name"]
         image = ((spec.get("containers") or [{}])[0]).get("image", "")
-        if outcome == "unschedulable":
-            self._scheduler_event(pod, UNSCHEDULABLE_MESSAGE)
-        elif outcome == "image_pull":
+        if outcome in ("unschedulable", "unfittable"):
+            unfittable = outcome == "unfittable"
+            self._scheduler_event(pod, UNFITTABLE_MESSAGE if unfittable else UNSCHEDULABLE_MESSAGE)
+        elif outcome in ("image_pull", "registry_down"):
+            error = IMAGE_PULL_ERROR if outcome == "image_pull" else REGISTRY_DOWN_ERROR
             self.event(
-                pod,
-                "Failed",
-                f'Failed to pull image "{image}": ' + IMAGE_PULL_ERROR.format(image=image),
+                pod, "Failed", f'Failed to pull image "{image}": ' + error.format(image=image)
             )
             self.event(pod, "Failed", "Error: ImagePullBackOff")
         elif outcome in ("crash", "oom"):
@@ -491,7 +532,9 @@ class FakeKubelet:
 
     # ----------------------------------------------------------------- status
 
-    def _rs_status(self, rs: JsonDict, pods: list[JsonDict], outcome: str) -> JsonDict:
+    def _rs_status(
+        self, rs: JsonDict, pods: list[JsonDict], outcome: str, refused: str = QUOTA_MESSAGE
+    ) -> JsonDict:
         ready = sum(1 for pod in pods if _pod_ready(pod))
         status: JsonDict = {
             "replicas": len(pods),
@@ -501,7 +544,7 @@ class FakeKubelet:
         }
         if outcome == "quota":
             pod_name = f"{rs['metadata']['name']}-{_suffix()}"
-            message = f'pods "{pod_name}" is forbidden: {QUOTA_MESSAGE}'
+            message = f'pods "{pod_name}" is forbidden: {refused}'
             status["conditions"] = [_condition("ReplicaFailure", "True", "FailedCreate", message)]
             status["conditions"][0].pop("lastUpdateTime")
             self.event(
@@ -580,7 +623,9 @@ class FakeKubelet:
 
     # ------------------------------------------------------------- public API
 
-    def rollout(self, name: str, *, outcome: str = "ready", keep_old: bool = False) -> JsonDict:
+    def rollout(
+        self, name: str, *, outcome: str = "ready", keep_old: bool = False, ago: float = 0.0
+    ) -> JsonDict:
         """Roll the Deployment's current template out and move its pods into ``outcome``.
 
         Args:
@@ -590,6 +635,9 @@ class FakeKubelet:
                 RollingUpdate (maxUnavailable 0) does while the new revision is not
                 ready: the old revision keeps serving. Roll out again without it to
                 finish (old ReplicaSets are then scaled to 0).
+            ago: Stamp the conditions and events this writes ``ago`` seconds in
+                the past, as if the outcome had lasted that long already (to
+                reach a grace period without waiting for it).
 
         Returns:
             The Deployment with its new status.
@@ -600,6 +648,14 @@ class FakeKubelet:
         """
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}: use one of {', '.join(OUTCOMES)}")
+        with self._lock:
+            _CLOCK_SHIFT[0] = float(ago)
+            try:
+                return self._rollout(name, outcome, keep_old)
+            finally:
+                _CLOCK_SHIFT[0] = 0.0
+
+    def _rollout(self, name: str, outcome: str, keep_old: bool) -> JsonDict:
         with self._lock:
             deployment = self._get("deployments", name)
             if deployment is None:
@@ -614,8 +670,11 @@ class FakeKubelet:
             deployment = self._annotate_revision(
                 deployment, rs["metadata"]["annotations"][REVISION]
             )
+            refused = self._quota_refusal(rs) if outcome != "quota" else None
+            if refused is not None:
+                outcome = "quota"
             pods = [] if outcome == "quota" else self._ensure_pods(rs, outcome)
-            rs = self._rs_status(rs, pods, outcome)
+            rs = self._rs_status(rs, pods, outcome, refused or QUOTA_MESSAGE)
             self.rollouts.append((name, int(deployment["metadata"]["generation"]), outcome))
             return self._deployment_status(deployment, rs, pods, outcome, old_pods)
 

@@ -163,6 +163,7 @@ def default_resources() -> list[ResourceType]:
         ),
         _core("events", "Event", short_names=("ev",), field_labels=EVENT_FIELD_LABELS),
         _core("resourcequotas", "ResourceQuota", short_names=("quota",), subresources=("status",)),
+        _core("limitranges", "LimitRange", short_names=("limits",)),
         _core(
             "nodes",
             "Node",
