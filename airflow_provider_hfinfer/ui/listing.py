@@ -130,7 +130,10 @@ def error_of(connection: str, namespace: str | None, err: BaseException) -> List
     if isinstance(err, KubeAPIError):
         reasons = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 0: "Unreachable"}
         reason = reasons.get(err.status) or err.reason or type(err).__name__
-        return ListingError(connection, namespace, err.status, reason, str(err))
+        message = str(err)
+        if err.status == 0:
+            message = f"cannot reach the API server of connection '{connection}': {message}"
+        return ListingError(connection, namespace, err.status, reason, message)
     name = type(err).__name__
     if name == "AirflowNotFoundException":
         message = (
