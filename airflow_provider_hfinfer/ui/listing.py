@@ -130,9 +130,9 @@ def error_of(connection: str, namespace: str | None, err: BaseException) -> List
     if isinstance(err, KubeAPIError):
         reasons = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 0: "Unreachable"}
         reason = reasons.get(err.status) or err.reason or type(err).__name__
-        message = str(err)
+        message = err.message
         if err.status == 0:
-            message = f"cannot reach the API server of connection '{connection}': {message}"
+            message = _unreachable(connection, err)
         return ListingError(connection, namespace, err.status, reason, message)
     name = type(err).__name__
     if name == "AirflowNotFoundException":
@@ -145,6 +145,18 @@ def error_of(connection: str, namespace: str | None, err: BaseException) -> List
         return ListingError(connection, namespace, 0, "BadSettings", str(err))
     message = f"cannot reach the cluster of connection '{connection}': {err}"
     return ListingError(connection, namespace, 0, "Unreachable", message)
+
+
+def _unreachable(connection: str, err: KubeAPIError) -> str:
+    text = err.message.lower()
+    causes = (("refused", "connection refused"), ("timed out", "timed out"))
+    cause = next((words for key, words in causes if key in text), None)
+    where = f" in namespace '{err.namespace}'" if err.namespace else ""
+    return (
+        f"cannot reach the API server of connection '{connection}' "
+        f"({err.verb} {err.resource}{where}): {cause or err.message[-200:]}; check the "
+        "connection's server address and the network between Airflow and the cluster"
+    )
 
 
 _EXPECTED = (HFInferenceError, OSError, ValueError, LookupError, RuntimeError)

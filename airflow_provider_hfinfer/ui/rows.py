@@ -250,10 +250,10 @@ def autoscaling_words(spec: InferenceWorkload | None, scaler: Mapping[str, Any] 
         rule = spec.autoscaling
         if rule is None or low == high:
             return f"fixed {low}"
-        unit = {"latency": "ms latency", "throughput": "req/s per replica"}.get(
-            rule.metric, "requests per replica"
+        unit = {"latency": " ms", "throughput": " req/s per replica"}.get(
+            rule.metric, " per replica"
         )
-        return f"{low}..{high} on {rule.metric} > {rule.threshold:g} {unit}"
+        return f"{low}..{high}, {rule.metric} > {rule.threshold:g}{unit}"
     if scaler:
         body = scaler.get("spec") or {}
         if scaler.get("kind") == "HTTPScaledObject":
