@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_hfinfer.exceptions import WorkloadError
-from airflow_provider_hfinfer.hooks.inference import HFInferenceHook, object_ref
+from airflow_provider_hfinfer.hooks.inference import HFInferenceHook
 from airflow_provider_hfinfer.kube import resources as res
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ class HFInferenceDeleteOperator(BaseOperator):
 
     def execute(self, context: Context) -> list[str]:
         """Delete the workload's objects; return ``Kind/name`` of those deleted."""
+        from airflow_provider_hfinfer.deploy.finish import delete_objects
         from airflow_provider_hfinfer.render.metadata import workload_selector
 
         if self.is_dry_run:
@@ -72,7 +73,7 @@ class HFInferenceDeleteOperator(BaseOperator):
             return []
         hook = HFInferenceHook(kubernetes_conn_id=self.kubernetes_conn_id)
         objects = hook.list_workload_objects(self.name, self.namespace)
-        deleted = [object_ref(obj) for obj in reversed(objects) if hook.delete(obj)]
+        deleted = delete_objects(hook, objects)
         if deleted:
             self.log.info("deleted %s", ", ".join(deleted))
         else:

@@ -21,11 +21,13 @@ PACKAGE = PACKAGE_DIR.name
 CLIENTS = ("kubernetes", "kubernetes_asyncio", "aiohttp", "urllib3", "huggingface_hub")
 AIRFLOW = ("airflow",)
 AIRFLOW_LAYER = tuple(
-    f"{PACKAGE}.{name}" for name in ("hooks", "operators", "sensors", "triggers", "links")
+    f"{PACKAGE}.{name}" for name in ("hooks", "operators", "sensors", "triggers", "links", "ui")
 )
 PURE_LAYERS = ("spec", "render", "status")
 """No I/O at all: neither a client nor the kube layer nor Airflow."""
 BELOW_AIRFLOW = ("spec", "render", "status", "deploy", "checks", "kube", "serving")
+PURE_UI_MODULES = ("ui.rows", "ui.detail")
+"""The Workloads page's table and detail builders: pure, though their package is Airflow's."""
 
 
 def _module_name(path: Path) -> str:
@@ -102,6 +104,25 @@ def test_pure_layers_import_no_client_no_kube_layer_and_no_airflow(module: str) 
     forbidden = (*CLIENTS, *AIRFLOW, f"{PACKAGE}.kube", *AIRFLOW_LAYER)
     bad = sorted(name for name in GRAPH[module] if _in(name, forbidden))
     assert bad == [], f"{module} (a pure layer) imports {bad}"
+
+
+@pytest.mark.parametrize("module", _layer_modules(PURE_UI_MODULES))
+def test_the_pages_builders_do_no_io(module: str) -> None:
+    io = ("kube.client", "kube.aclient", "kube.watch", "kube.shared", "hooks", "ui.listing")
+    forbidden = (*CLIENTS, *AIRFLOW, "fastapi", *(f"{PACKAGE}.{name}" for name in io))
+    bad = sorted(name for name in GRAPH[module] if _in(name, forbidden))
+    assert bad == [], f"{module} (pure) imports {bad}"
+
+
+def test_the_page_plugin_imports_no_fastapi_at_module_level() -> None:
+    tree = ast.parse((PACKAGE_DIR / "ui" / "plugin.py").read_text(encoding="utf-8"))
+    top = {
+        alias.name if isinstance(node, ast.Import) else (node.module or "")
+        for node in tree.body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
+    assert not any(_in(name, ("fastapi", f"{PACKAGE}.ui.app")) for name in top), top
 
 
 @pytest.mark.parametrize("module", _layer_modules(BELOW_AIRFLOW))
