@@ -127,13 +127,23 @@ def plan_list(
     *,
     label_selector: str | None = None,
     field_selector: str | None = None,
+    limit: int | None = None,
+    continue_token: str | None = None,
 ) -> KubeRequest:
-    """Plan listing objects of one kind (all namespaces when ``namespace`` is None)."""
+    """Plan listing objects of one kind (all namespaces when ``namespace`` is None).
+
+    ``limit`` asks for one page of at most that many objects; the answer's
+    ``metadata.continue`` is the ``continue_token`` of the next page.
+    """
     query = []
     if label_selector:
         query.append(("labelSelector", label_selector))
     if field_selector:
         query.append(("fieldSelector", field_selector))
+    if limit:
+        query.append(("limit", str(limit)))
+    if continue_token:
+        query.append(("continue", continue_token))
     return KubeRequest(
         "GET", resource.path(namespace), resource, namespace, None, tuple(query), verb="list"
     )

@@ -6,7 +6,9 @@ and optionally a config file and context, are serialized; never credentials),
 shares one API client per connection among the triggers of the event loop
 (:mod:`airflow_provider_hfinfer.kube.shared`), follows the workload's Deployment,
 ReplicaSets, pods and events with :class:`~airflow_provider_hfinfer.kube.watch.
-WorkloadWatch` (list + watch with resourceVersion, no polling), re-assesses with
+WorkloadWatch` (list + watch with resourceVersion, no polling; the watches are
+shared by every trigger of the namespace, :mod:`airflow_provider_hfinfer.kube.
+informer`), re-assesses with
 the shared readiness model and the one verdict on every change (and on
 a short clock tick, so grace periods run out without a cluster change), and
 ends with exactly one :class:`~.events.ReadinessEvent`: ready, failed (with
@@ -29,7 +31,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_hfinfer.exceptions import AccessDeniedError
 from airflow_provider_hfinfer.kube.shared import shared_api_client
-from airflow_provider_hfinfer.kube.watch import WatchSettings, WorkloadWatch
+from airflow_provider_hfinfer.kube.watch import WatchSettings, WorkloadWatch, watch_workload
 from airflow_provider_hfinfer.status import (
     DEFAULT_GRACE_PERIOD_SECONDS,
     Phase,
@@ -73,7 +75,9 @@ class InferenceReadyTrigger(BaseTrigger):
         grace_periods: Seconds per failure class, overriding its default.
         min_ready_replicas: Ready replicas required (default: all desired).
         accept_scaled_to_zero: A workload its autoscaler holds at zero counts as ready.
-        resync_interval: Seconds between full re-lists (and watch renewals).
+        resync_interval: Seconds (jittered up to twice as long) after which each
+            watch is renewed from its last resourceVersion; lists are only sent
+            again after a 410 Gone.
         tick: Seconds between re-assessments without a cluster change, so
             grace periods run out on time (default: a tenth of the grace period,
             between 0.1 and 5 s). Re-assessing reads the cache; it sends no request.
@@ -204,8 +208,10 @@ class InferenceReadyTrigger(BaseTrigger):
 
     async def _wait_connected(self) -> ReadinessEvent:
         settings = WatchSettings(resync_seconds=self.resync_interval)
-        async with shared_api_client(self._connection_key, self._hook) as api_client:
-            watch = WorkloadWatch(api_client, self.name, self.namespace, settings)
+        async with (
+            shared_api_client(self._connection_key, self._hook) as api_client,
+            watch_workload(api_client, self.name, self.namespace, settings) as watch,
+        ):
             self.stats = watch.stats
             follower = asyncio.ensure_future(watch.run())
             try:

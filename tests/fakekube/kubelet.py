@@ -278,8 +278,9 @@ class FakeKubelet:
         version = "v1" if plural in ("pods", "events") else "apps/v1"
         return self.server.get_object(version, plural, self.namespace, name)
 
-    def _list(self, version: str, plural: str) -> list[JsonDict]:
-        return self.server.list_objects(version, plural, self.namespace)
+    def _list(self, version: str, plural: str, owner: JsonDict | None = None) -> list[JsonDict]:
+        # Controllers list by their owner's selector, then adopt by owner reference.
+        return self.server.list_objects(version, plural, self.namespace, _selector_of(owner))
 
     def _put(self, obj: JsonDict) -> JsonDict:
         return self.server.put_object(obj)
@@ -289,7 +290,7 @@ class FakeKubelet:
         uid = deployment["metadata"]["uid"]
         return [
             rs
-            for rs in self._list("apps/v1", "replicasets")
+            for rs in self._list("apps/v1", "replicasets", deployment)
             if any(ref.get("uid") == uid for ref in rs["metadata"].get("ownerReferences") or [])
         ]
 
@@ -298,7 +299,7 @@ class FakeKubelet:
         uid = rs["metadata"]["uid"]
         return [
             pod
-            for pod in self._list("v1", "pods")
+            for pod in self._list("v1", "pods", rs)
             if any(ref.get("uid") == uid for ref in pod["metadata"].get("ownerReferences") or [])
         ]
 
@@ -800,6 +801,14 @@ class FakeKubelet:
                 self.rollout(name, outcome=outcome, keep_old=self._keep_old and outcome != "ready")
             except (KeyError, ApiError) as exc:
                 LOG.debug("fake kubelet: rollout of %s skipped: %s", name, exc)
+
+
+def _selector_of(owner: JsonDict | None) -> str | None:
+    """The owner's ``spec.selector`` as a label selector string (None: select everything)."""
+    selector = ((owner or {}).get("spec") or {}).get("selector") or {}
+    if selector.get("matchExpressions") or not selector.get("matchLabels"):
+        return None
+    return ",".join(f"{key}={value}" for key, value in sorted(selector["matchLabels"].items()))
 
 
 def sample_deployment(

@@ -246,12 +246,15 @@ class _WatchStream:
         handler.send_header("Transfer-Encoding", "chunked")
         handler.send_header("Cache-Control", "no-cache, private")
         handler.end_headers()
+        self.fake._watch_opened(+1)
         try:
             self._stream()
             handler.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError, TimeoutError) as exc:
             LOG.debug("fakekube: watch client went away: %s", exc)
             handler.close_connection = True
+        finally:
+            self.fake._watch_opened(-1)
 
     def _stream(self) -> None:
         plan, store = self.plan, self.fake.store
@@ -333,9 +336,21 @@ class FakeKubeServer:
         )
         self._http: _HttpServer | None = None
         self._thread: threading.Thread | None = None
+        self._watches_lock = threading.Lock()
+        self._open_watches = 0
         self.create_namespace("default")
 
     # ------------------------------------------------------------- lifecycle
+
+    @property
+    def open_watches(self) -> int:
+        """Watch streams open right now (the API server's long-running request count)."""
+        with self._watches_lock:
+            return self._open_watches
+
+    def _watch_opened(self, change: int) -> None:
+        with self._watches_lock:
+            self._open_watches += change
 
     def start(self) -> FakeKubeServer:
         """Bind 127.0.0.1 on an ephemeral port and serve in a background thread."""
@@ -467,14 +482,17 @@ class FakeKubeServer:
             raise
 
     def list_objects(
-        self, group_version: str, plural: str, namespace: str | None = None
+        self,
+        group_version: str,
+        plural: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
     ) -> list[JsonDict]:
-        """Every stored object of a resource (in one namespace, or all)."""
+        """Every stored object of a resource (in one namespace, or all), optionally by label."""
         from .selectors import Selector
 
-        listed = self.store.list_objects(
-            self._resource(group_version, plural), namespace, Selector()
-        )
+        res = self._resource(group_version, plural)
+        listed = self.store.list_objects(res, namespace, Selector.parse(label_selector, None, res))
         return list(listed["items"])
 
     def update(

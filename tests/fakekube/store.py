@@ -654,10 +654,14 @@ class Store:
     def _events_after(
         self, res: ResourceType, namespace: str | None, selector: Selector, after: int
     ) -> list[tuple[str, JsonDict]]:
+        newer: list[WatchEvent] = []
+        for ev in reversed(self._history):  # the history is in resourceVersion order
+            if ev.rv <= after:
+                break
+            if ev.res == res and not (namespace and ev.namespace != namespace):
+                newer.append(ev)
         found: list[tuple[str, JsonDict]] = []
-        for ev in self._history:
-            if ev.rv <= after or ev.res != res or (namespace and ev.namespace != namespace):
-                continue
+        for ev in reversed(newer):
             seen_as = _event_type_for(ev, selector)
             if seen_as is not None:
                 found.append((seen_as, copy.deepcopy(ev.obj)))
