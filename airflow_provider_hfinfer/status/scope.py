@@ -159,7 +159,8 @@ def _pick_current(deployment: K8sObject, owned: list[K8sObject]) -> K8sObject | 
     return max(matching, key=lambda rs: get_str(rs, "metadata", "creationTimestamp"))
 
 
-def _event_record(event: K8sObject) -> EventRecord:
+def event_record(event: K8sObject) -> EventRecord:
+    """Read the parts of an Event the classifiers use (either Event API shape)."""
     target = get_map(event, "involvedObject") or get_map(event, "regarding")
     first = earliest(
         get_time(event, "firstTimestamp"),
@@ -255,7 +256,7 @@ def build_scope(
     wanted |= _identities("Pod", [*current_pods, *old_pods])
     records = tuple(
         record
-        for record in (_event_record(event) for event in events if isinstance(event, Mapping))
+        for record in (event_record(event) for event in events if isinstance(event, Mapping))
         if _is_about(record, wanted)
     )
     return Scope(
