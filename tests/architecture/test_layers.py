@@ -23,9 +23,15 @@ AIRFLOW = ("airflow",)
 AIRFLOW_LAYER = tuple(
     f"{PACKAGE}.{name}" for name in ("hooks", "operators", "sensors", "triggers", "links")
 )
-PURE_LAYERS = ("spec", "render", "status")
+RUNAI_PURE = tuple(
+    f"runai.{name}" for name in ("body", "fields", "rules", "status", "plan", "errors", "requests")
+)
+"""The Run:ai backend's pure modules: the request mapping, its rules, status, errors."""
+RUNAI_IO = tuple(f"{PACKAGE}.runai.{name}" for name in ("client", "session", "apply"))
+"""The Run:ai backend's I/O modules (HTTP through one client)."""
+PURE_LAYERS = ("spec", "render", "status", *RUNAI_PURE)
 """No I/O at all: neither a client nor the kube layer nor Airflow."""
-BELOW_AIRFLOW = ("spec", "render", "status", "deploy", "checks", "kube", "serving")
+BELOW_AIRFLOW = ("spec", "render", "status", "deploy", "checks", "kube", "serving", "runai")
 
 
 def _module_name(path: Path) -> str:
@@ -102,6 +108,20 @@ def test_pure_layers_import_no_client_no_kube_layer_and_no_airflow(module: str) 
     forbidden = (*CLIENTS, *AIRFLOW, f"{PACKAGE}.kube", *AIRFLOW_LAYER)
     bad = sorted(name for name in GRAPH[module] if _in(name, forbidden))
     assert bad == [], f"{module} (a pure layer) imports {bad}"
+
+
+@pytest.mark.parametrize("module", _layer_modules(RUNAI_PURE))
+def test_the_runai_mapping_sends_nothing(module: str) -> None:
+    bad = sorted(
+        name for name in GRAPH[module] if _in(name, (*RUNAI_IO, "urllib.request", "http.client"))
+    )
+    assert bad == [], f"{module} (pure Run:ai mapping) imports {bad}"
+
+
+@pytest.mark.parametrize("module", _layer_modules(("runai",)))
+def test_the_runai_backend_uses_no_kubernetes_client(module: str) -> None:
+    bad = sorted(name for name in GRAPH[module] if _in(name, (*CLIENTS, f"{PACKAGE}.kube")))
+    assert bad == [], f"{module} imports {bad}"
 
 
 @pytest.mark.parametrize("module", _layer_modules(BELOW_AIRFLOW))
