@@ -139,6 +139,59 @@ class ClusterUnavailableError(KubeAPIError):
     """The API server kept failing (5xx, 429, dropped connections) after retries."""
 
 
+class RunaiAPIError(WorkloadError):
+    """The NVIDIA Run:ai control plane refused or failed a request.
+
+    Args:
+        message: What went wrong and what to do about it.
+        status: The HTTP status (0 when no answer came).
+        method: The HTTP method of the request.
+        path: The API path of the request, e.g. ``/api/v1/workloads/inferences``.
+        permission: What the application needs to be allowed, in Run:ai's words.
+        namespace: The project, when the request was about one.
+        name: The workload name, when the request was about one.
+        reason: A short machine-readable reason, e.g. ``Forbidden``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        method: str,
+        path: str,
+        permission: str = "",
+        namespace: str | None = None,
+        name: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message, name=name, namespace=namespace, reason=reason)
+        self.status = status
+        self.method = method
+        self.path = path
+        self.permission = permission
+
+
+class RunaiAccessDeniedError(RunaiAPIError):
+    """401/403: the application's credentials or roles do not allow the request."""
+
+
+class RunaiNotFoundError(RunaiAPIError):
+    """404, or a project or cluster name the control plane does not know."""
+
+
+class RunaiConflictError(RunaiAPIError):
+    """409: a workload of that name exists, or another change is in progress."""
+
+
+class RunaiInvalidRequestError(RunaiAPIError):
+    """400/422: the control plane rejected the request body; the message quotes its fields."""
+
+
+class RunaiUnavailableError(RunaiAPIError):
+    """The control plane kept failing (429, 5xx, dropped connections) after retries."""
+
+
 class NameTakenError(WorkloadError):
     """A workload name is already used in the project by something else."""
 

@@ -23,9 +23,15 @@ AIRFLOW = ("airflow",)
 AIRFLOW_LAYER = tuple(
     f"{PACKAGE}.{name}" for name in ("hooks", "operators", "sensors", "triggers", "links", "ui")
 )
-PURE_LAYERS = ("spec", "render", "status")
+RUNAI_PURE = tuple(
+    f"runai.{name}" for name in ("body", "fields", "rules", "status", "plan", "errors", "requests")
+)
+"""The Run:ai backend's pure modules: the request mapping, its rules, status, errors."""
+RUNAI_IO = tuple(f"{PACKAGE}.runai.{name}" for name in ("client", "session", "apply"))
+"""The Run:ai backend's I/O modules (HTTP through one client)."""
+PURE_LAYERS = ("spec", "render", "status", *RUNAI_PURE)
 """No I/O at all: neither a client nor the kube layer nor Airflow."""
-BELOW_AIRFLOW = ("spec", "render", "status", "deploy", "checks", "kube", "serving")
+BELOW_AIRFLOW = ("spec", "render", "status", "deploy", "checks", "kube", "serving", "runai")
 PURE_UI_MODULES = ("ui.rows", "ui.detail")
 """The Workloads page's table and detail builders: pure, though their package is Airflow's."""
 
@@ -123,6 +129,20 @@ def test_the_page_plugin_imports_no_fastapi_at_module_level() -> None:
         for alias in node.names
     }
     assert not any(_in(name, ("fastapi", f"{PACKAGE}.ui.app")) for name in top), top
+
+
+@pytest.mark.parametrize("module", _layer_modules(RUNAI_PURE))
+def test_the_runai_mapping_sends_nothing(module: str) -> None:
+    bad = sorted(
+        name for name in GRAPH[module] if _in(name, (*RUNAI_IO, "urllib.request", "http.client"))
+    )
+    assert bad == [], f"{module} (pure Run:ai mapping) imports {bad}"
+
+
+@pytest.mark.parametrize("module", _layer_modules(("runai",)))
+def test_the_runai_backend_uses_no_kubernetes_client(module: str) -> None:
+    bad = sorted(name for name in GRAPH[module] if _in(name, (*CLIENTS, f"{PACKAGE}.kube")))
+    assert bad == [], f"{module} imports {bad}"
 
 
 @pytest.mark.parametrize("module", _layer_modules(BELOW_AIRFLOW))

@@ -1,0 +1,156 @@
+"""One planned Run:ai submission: the request body, its spec hash and the task's result.
+
+This module owns :func:`prepare` (the runai counterpart of
+:func:`airflow_provider_hfinfer.deploy.plan.prepare`): the backend's rules first
+(:func:`.rules.check_runai`), then one render of the request body with the
+spec hash computed once, and :class:`RunaiPlan`, which gives the XCom result a
+create or update task returns (the same keys as the kubernetes backend's, plus
+``backend``, ``workload_id``, ``project_id`` and ``cluster_id``) and the body
+as a dry run prints it, secrets redacted. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_hfinfer.render.metadata import spec_hash
+from airflow_provider_hfinfer.render.options import RenderOptions
+from airflow_provider_hfinfer.runai.body import RunaiTarget, Stamp, creation_request
+from airflow_provider_hfinfer.runai.rules import check_runai
+from airflow_provider_hfinfer.spec import InferenceWorkload
+
+KIND = "InferenceWorkload"
+"""How XCom and messages name a Run:ai inference workload (``InferenceWorkload/<name>``)."""
+REDACTED = "<redacted>"
+_SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "KEY")
+
+
+@dataclass(frozen=True)
+class RunaiPlan:
+    """One planned submission of a workload to Run:ai.
+
+    Attributes:
+        workload: The validated spec (no inline token: the rules refuse it).
+        target: Project and cluster, by name and id.
+        options: The settings it was rendered with (default image, loading window).
+        stamp: Spec hash, owner and spec records.
+        body: The ``InferenceCreationRequest``.
+    """
+
+    workload: InferenceWorkload
+    target: RunaiTarget
+    options: RenderOptions
+    stamp: Stamp
+    body: dict[str, Any]
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The request's ``spec`` (also the body of an update)."""
+        spec: dict[str, Any] = self.body["spec"]
+        return spec
+
+    @property
+    def spec_hash(self) -> str:
+        """The ``hfinfer.io/spec-hash`` the workload carries."""
+        return self.stamp.digest
+
+    @property
+    def ref(self) -> str:
+        """``InferenceWorkload/<name>``."""
+        return f"{KIND}/{self.workload.name}"
+
+    def result(self, **extra: Any) -> dict[str, Any]:
+        """The task's XCom result (a fresh dict): where and what serves.
+
+        ``endpoint_url`` is the URL Run:ai reports for the serving port, once it does.
+        """
+        workload = self.workload
+        result: dict[str, Any] = {
+            "name": workload.name,
+            "namespace": self.target.project,
+            "backend": "runai",
+            "workload_id": None,
+            "project_id": self.target.project_id,
+            "cluster_id": self.target.cluster_id,
+            "endpoint_url": None,
+            "endpoint_host": None,
+            "served_model_name": workload.model.served_model_name,
+            "model": workload.model.id,
+            "revision": workload.model.revision,
+            "spec_hash": self.spec_hash,
+            "objects": [self.ref],
+            "owner": self.stamp.owner,
+        }
+        result.update(extra)
+        return result
+
+    def redacted_body(self) -> dict[str, Any]:
+        """The exact request body, with any value of a secret-looking variable masked.
+
+        The body holds secret references only (the rules refuse inline tokens); the
+        mask is a second line of defence for a dry run's output.
+        """
+        body = copy.deepcopy(self.body)
+        for variable in body["spec"].get("environmentVariables", []):
+            name = str(variable.get("name", "")).upper()
+            if "value" in variable and any(word in name for word in _SECRET_WORDS):
+                variable["value"] = REDACTED
+        return body
+
+    def with_stamp(self, **changes: Any) -> RunaiPlan:
+        """The same submission rendered again with some stamp fields changed."""
+        return prepare(
+            self.workload,
+            self.target,
+            self.options,
+            owner=changes.get("owner", self.stamp.owner),
+            previous=changes.get("previous", self.stamp.previous),
+        )
+
+
+def runai_spec_hash(workload: InferenceWorkload, project: str, options: RenderOptions) -> str:
+    """The spec hash of a Run:ai submission (secrets masked; project and settings included)."""
+    return spec_hash(workload, f"runai/{project}", options)
+
+
+def prepare(
+    workload: InferenceWorkload,
+    target: RunaiTarget,
+    options: RenderOptions,
+    *,
+    owner: str | None = None,
+    previous: InferenceWorkload | None = None,
+    hf_conn_id: str | None = None,
+) -> RunaiPlan:
+    """Check and render a workload for Run:ai (pure).
+
+    Args:
+        workload: The validated spec.
+        target: Project and cluster ids.
+        options: Settings (connection extras plus overrides).
+        owner: The task identity recorded on the workload.
+        previous: The spec an update replaces (recorded for a resumed task).
+        hf_conn_id: The operator's ``hf_conn_id``, refused for this backend.
+
+    Returns:
+        The plan: the body, its spec hash, the result to return.
+
+    Raises:
+        SpecError: The spec asks for something the Run:ai API cannot express.
+    """
+    check_runai(workload, hf_conn_id=hf_conn_id)
+    stamp = Stamp(runai_spec_hash(workload, target.project, options), owner, True, previous)
+    body = creation_request(workload, target, options, stamp)
+    return RunaiPlan(workload, target, options, stamp, body)
+
+
+def placeholder_target(project: str, cluster: str = "") -> RunaiTarget:
+    """A target for a dry run that cannot reach the control plane: ids left as markers."""
+    return RunaiTarget(
+        project, f"<id of project {project}>", cluster, f"<id of cluster {cluster or '?'}>"
+    )
+
+
+__all__ = ["KIND", "RunaiPlan", "placeholder_target", "prepare", "runai_spec_hash"]

@@ -1,0 +1,86 @@
+"""What the Run:ai API cannot express is refused before any request, naming field, rule, fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_hfinfer.exceptions import SpecError
+from airflow_provider_hfinfer.runai.rules import check_runai, runai_problems
+from airflow_provider_hfinfer.spec import InferenceWorkload
+
+from .builders import FULL, spec
+
+TOKEN = "hf_RunaiRulesTokenValue0123456789"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "fix"),
+    [
+        (
+            {"hf_access": {"type": "token", "token": TOKEN}},
+            "hf_access.type 'token'",
+            "type: existing_secret",
+        ),
+        (
+            {"hf_access": {"type": "new_secret", "secret_name": "s", "value": TOKEN}},
+            "hf_access.type 'new_secret'",
+            "type: existing_secret",
+        ),
+        (
+            {"compute": {**FULL["compute"], "gpu_memory": "80Gi"}},
+            "compute.gpu_memory (80Gi)",
+            "node_type or node_pools",
+        ),
+        (
+            {"autoscaling": {"metric": "latency", "threshold": 250.5}},
+            "autoscaling.threshold (250.5)",
+            "use 250 or 251",
+        ),
+        (
+            {
+                "scale_to_zero": {"idle_seconds": 7200},
+                "autoscaling": {"metric": "concurrency", "threshold": 4},
+            },
+            "scale_to_zero.idle_seconds (7200)",
+            "at most '1h'",
+        ),
+        (
+            {
+                "tolerations": [
+                    {"key": "t", "effect": "NoExecute", "value": "v", "toleration_seconds": 0}
+                ]
+            },
+            "tolerations[t].toleration_seconds is 0",
+            "use 1",
+        ),
+        ({"labels": {"example.com/" + "k" * 60: "v"}}, "labels key", "shorter key"),
+        ({"annotations": {"example.com/" + "k" * 60: "v"}}, "annotations key", "shorter key"),
+        ({"update_strategy": "Recreate"}, "update_strategy 'Recreate'", "remove update_strategy"),
+    ],
+)
+def test_each_field_run_ai_cannot_express_is_refused(
+    changes: dict[str, Any], field: str, fix: str
+) -> None:
+    workload = InferenceWorkload.parse(spec(**changes))
+    with pytest.raises(SpecError) as caught:
+        check_runai(workload)
+    message = str(caught.value)
+    assert field in message and fix in message and "Run:ai" in message
+    assert TOKEN not in message
+
+
+def test_a_token_from_hf_conn_id_is_refused_too() -> None:
+    problems = runai_problems(InferenceWorkload.parse(spec()), hf_conn_id="hf_default")
+    assert len(problems) == 1 and "hf_conn_id ('hf_default')" in problems[0]
+
+
+def test_every_problem_is_listed_not_only_the_first() -> None:
+    data = spec(update_strategy="Recreate", compute={**FULL["compute"], "gpu_memory": "40Gi"})
+    problems = runai_problems(InferenceWorkload.parse(data))
+    assert len(problems) == 2
+
+
+def test_the_full_workload_passes() -> None:
+    assert runai_problems(InferenceWorkload.parse(spec())) == []
