@@ -180,6 +180,10 @@ def test_a_viewer_sees_the_workloads_and_filters_them_but_has_no_actions(
     tail.wait_for(timeout=30_000)
     assert "ValueError" in tail.inner_text() and "hf_Leaked" not in tail.inner_text()
 
+    # The DAG link opens the task instance in the Airflow UI around the iframe.
+    link.click()
+    page.wait_for_url("**/dags/nightly_eval/runs/manual__*/tasks/deploy", timeout=30_000)
+
 
 def test_an_admin_deletes_a_workload_after_confirming(
     browser: Any, api_server: Server, cluster: Cluster
