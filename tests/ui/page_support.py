@@ -23,6 +23,20 @@ CONN = "fake_kube"
 BROKEN = "broken_kube"
 
 
+def require_entry_point() -> None:
+    """Fail with the fix when the installed metadata lacks the plugin's entry point."""
+    import importlib.metadata
+
+    import pytest
+
+    values = {point.value for point in importlib.metadata.entry_points(group="airflow.plugins")}
+    if "airflow_provider_hfinfer.ui.plugin:WorkloadsPlugin" not in values:
+        pytest.fail(
+            "the package's airflow.plugins entry point is not installed in this environment: "
+            "reinstall it (make install, or pip install -e '.[dev]') so Airflow finds the page"
+        )
+
+
 def closed_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
     with socket.socket() as sock:
