@@ -124,10 +124,11 @@ class _Permissions:
         return self._seen[key]
 
 
-def _upstream(err: BaseException) -> HTTPException:
+def _upstream(connection: str, err: BaseException) -> HTTPException:
+    """502 with the cluster's refusal mapped as the table maps it (permission, unreachable)."""
     from airflow_provider_hfinfer.ui.listing import error_of
 
-    problem = error_of("", None, err)
+    problem = error_of(connection, None, err)
     return HTTPException(
         502, {"reason": problem.reason, "status": problem.status, "message": problem.message}
     )
@@ -218,7 +219,7 @@ def detail(
     try:
         reading = read_workload(connection, namespace, name, now)
     except expected_errors() as err:  # shown to the person, never swallowed
-        raise _upstream(err) from err
+        raise _upstream(connection, err) from err
     if reading.members is None or reading.status is None:
         raise HTTPException(404, f"no workload {namespace}/{name} via {connection}")
     row = build_row(reading.members, connection, now, reading.options, reading.status)
@@ -248,7 +249,7 @@ def _authorize_action(
     try:
         objects = workload_objects(connection, namespace, name)
     except expected_errors() as err:
-        raise _upstream(err) from err
+        raise _upstream(connection, err) from err
     if not objects:
         raise HTTPException(404, f"no workload {namespace}/{name} via {connection}")
     speaker = next((o for o in objects if o.get("kind") == "Deployment"), objects[0])
@@ -274,7 +275,7 @@ def complete(
     try:
         result = complete_workload(connection, namespace, name, now)
     except expected_errors() as err:
-        raise _upstream(err) from err
+        raise _upstream(connection, err) from err
     log.info("workloads page: %s marked %s/%s Completed", user.get_name(), namespace, name)
     return result.to_xcom()
 
@@ -290,7 +291,7 @@ def delete(
     try:
         deleted = delete_workload(connection, namespace, name, objects)
     except expected_errors() as err:
-        raise _upstream(err) from err
+        raise _upstream(connection, err) from err
     log.info(
         "workloads page: %s deleted %s/%s: %s",
         user.get_name(),

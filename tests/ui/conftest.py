@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from airflow_fixtures import airflow_db  # noqa: F401
 from fakekube.server import FakeKubeServer
-from page_support import PASSWORDS, Cluster, Page, airflow_environment
+from page_support import PASSWORDS, Cluster, Page, airflow_environment, require_entry_point
 from workloads_seed import DENIED_NS, seed_all
 
 
@@ -40,6 +40,7 @@ def page(
     from airflow.api_fastapi.app import create_app, purge_cached_app
     from fastapi.testclient import TestClient
 
+    require_entry_point()
     for key, value in airflow_environment(cluster.server, tmp_path).items():
         monkeypatch.setenv(key, value)
     purge_cached_app()

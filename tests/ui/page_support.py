@@ -21,6 +21,22 @@ from workloads_seed import DENIED_NS, NS
 PASSWORDS = {"viewer": "viewer-pass", "admin": "admin-pass"}
 CONN = "fake_kube"
 BROKEN = "broken_kube"
+MISSING = "missing_kube"
+"""Allowed by the page's config but not defined as an Airflow connection."""
+
+
+def require_entry_point() -> None:
+    """Fail with the fix when the installed metadata lacks the plugin's entry point."""
+    import importlib.metadata
+
+    import pytest
+
+    values = {point.value for point in importlib.metadata.entry_points(group="airflow.plugins")}
+    if "airflow_provider_hfinfer.ui.plugin:WorkloadsPlugin" not in values:
+        pytest.fail(
+            "the package's airflow.plugins entry point is not installed in this environment: "
+            "reinstall it (make install, or pip install -e '.[dev]') so Airflow finds the page"
+        )
 
 
 def closed_port() -> int:
@@ -63,7 +79,8 @@ def airflow_environment(server: FakeKubeServer, home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__API_AUTH__JWT_SECRET": "hfinfer-page-test-only-" + "x" * 48,
-        "AIRFLOW__HFINFER__WORKLOADS_CONNECTIONS": f"{CONN},{BROKEN}",
+        "AIRFLOW__HFINFER__WORKLOADS_CONNECTIONS": f"{CONN},{BROKEN},{MISSING}",
+        "AIRFLOW__HFINFER__WORKLOADS_DEFAULT_CONNECTIONS": f"{CONN},{BROKEN}",
         f"AIRFLOW_CONN_{CONN.upper()}": cluster_connection_json(server),
         f"AIRFLOW_CONN_{BROKEN.upper()}": broken_connection_json(),
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 from typing import Any
 
-from page_support import BROKEN, CONN, Cluster, Page
+from page_support import BROKEN, CONN, MISSING, Cluster, Page
 from workloads_seed import DENIED_NS, LOG_TOKEN, NS, SECRET_TOKEN, WORKLOADS
 
 BASE = "/hfinfer/api/workloads"
@@ -89,6 +89,20 @@ def test_a_failing_cluster_is_shown_and_the_others_still_render(page: Page) -> N
     assert f"cannot reach the API server of connection '{BROKEN}'" in gone["message"]
     assert "connection refused" in gone["message"]
     assert len(body["rows"]) == len(WORKLOADS)  # the reachable namespace still renders
+
+
+def test_the_page_offers_the_configured_connections_and_lists_the_defaults(page: Page) -> None:
+    offered = page.call("GET", "/hfinfer/api/connections").json()
+    assert offered == {
+        "connections": [CONN, BROKEN, MISSING],
+        "default": [CONN, BROKEN],
+        "user": "viewer",
+    }
+    body = rows_of(page)
+    assert [c["connection"] for c in body["connections"]] == [CONN, BROKEN]
+    missing = rows_of(page, connection=MISSING)["errors"]
+    assert [(e["reason"], e["namespace"]) for e in missing] == [("ConnectionNotFound", None)]
+    assert f"'{MISSING}' is not defined" in missing[0]["message"]
 
 
 def test_the_api_refuses_anonymous_callers_and_unknown_connections(page: Page) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from page_support import PASSWORDS, Cluster, airflow_environment, closed_port
+from page_support import PASSWORDS, Cluster, airflow_environment, closed_port, require_entry_point
 from workloads_seed import NS, WORKLOADS
 
 pytestmark = [pytest.mark.airflow_e2e, pytest.mark.timeout(400)]
@@ -76,6 +76,7 @@ def _wait_until_up(server: Server, timeout: float = 150) -> None:
 @pytest.fixture
 def api_server(cluster: Cluster, tmp_path: Path) -> Iterator[Server]:
     """``airflow api-server`` on a free loopback port, with the page's config."""
+    require_entry_point()
     home = tmp_path / "airflow"
     home.mkdir()
     port = closed_port()
@@ -171,6 +172,9 @@ def test_a_viewer_sees_the_workloads_and_filters_them_but_has_no_actions(
     frame.locator("#f-dag").select_option("nightly_eval")
     assert sorted(_phases(frame)) == ["chat-crash", "chat-oom"]
     frame.locator("#f-dag").select_option("")
+    frame.locator("th[data-key=name]").click()  # sorted by name: a second click reverses
+    names = list(_phases(frame))
+    assert names == sorted(names, reverse=True)
 
     crash = frame.locator(f"tr[data-workload$='/{NS}/chat-crash']")
     link = crash.locator("a[target=_top]")
@@ -179,6 +183,10 @@ def test_a_viewer_sees_the_workloads_and_filters_them_but_has_no_actions(
     tail = frame.locator("#log-tail")
     tail.wait_for(timeout=30_000)
     assert "ValueError" in tail.inner_text() and "hf_Leaked" not in tail.inner_text()
+
+    # The DAG link opens the task instance in the Airflow UI around the iframe.
+    link.click()
+    page.wait_for_url("**/dags/nightly_eval/runs/manual__*/tasks/deploy", timeout=30_000)
 
 
 def test_an_admin_deletes_a_workload_after_confirming(
