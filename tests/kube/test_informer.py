@@ -78,7 +78,7 @@ def truth(fake: FakeKubeServer, name: str) -> tuple[Any, ...]:
 
 
 async def converged(
-    fake: FakeKubeServer, views: dict[str, list[WorkloadWatch]], timeout: float = 10.0
+    fake: FakeKubeServer, views: dict[str, list[WorkloadWatch]], timeout: float = 60.0
 ) -> None:
     loop = asyncio.get_running_loop()
     deadline = time.monotonic() + timeout
