@@ -29,7 +29,7 @@ from airflow_provider_hfinfer.deploy.state import AppliedWorkload
 from airflow_provider_hfinfer.exceptions import RunaiAPIError, SpecError, WorkloadError
 from airflow_provider_hfinfer.operators.backends import RunaiBackend
 from airflow_provider_hfinfer.operators.common import spec_error, task_identity
-from airflow_provider_hfinfer.runai.plan import RunaiPlan, placeholder_target, prepare
+from airflow_provider_hfinfer.runai.plan import RunaiPlan, describe, placeholder_target, prepare
 from airflow_provider_hfinfer.runai.requests import INFERENCES
 from airflow_provider_hfinfer.spec.names import APPLIED_SPEC_ANNOTATION
 
@@ -89,7 +89,6 @@ def _plan(
     """The plan and whether the control plane was reached (False: a dry run without it)."""
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    from airflow_provider_hfinfer.deploy.describe import describe_plan
     from airflow_provider_hfinfer.runai.rules import check_runai
 
     backend = _backend(op)
@@ -107,8 +106,7 @@ def _plan(
         op.log.warning("dry run: the Run:ai control plane was not reached (%s)", err)
         target, reached = placeholder_target(op.namespace), False
     plan = prepare(workload, target, options, owner=task_identity(context), previous=previous)
-    ref = [{"kind": "InferenceWorkload", "metadata": {"name": workload.name}}]
-    op.log.info("%s", describe_plan(workload, ref, f"{op.namespace} (Run:ai project)"))
+    op.log.info("%s", describe(plan))
     return plan, reached
 
 
