@@ -151,7 +151,7 @@ FIELD_TABLE: tuple[FieldRow, ...] = (
         "auto_delete_after",
         ("spec.annotations[hfinfer.io/auto-delete-after]",),
         "hfinfer.io/* TTL annotations; the complete/cleanup operators delete",
-        "the inference API has no auto-deletion: the complete operator deletes",
+        "no auto-deletion in the inference API: the complete and cleanup operators delete",
     ),
     FieldRow(
         "annotations",

@@ -6,22 +6,44 @@ workload's objects, annotate one, delete one) over the Run:ai API. A workload
 this provider submitted is listed as one object of kind ``InferenceWorkload``
 whose labels and annotations are its spec's; annotating it replaces the spec's
 ``annotations`` section (``PATCH``; Run:ai records that as a new revision);
-deleting it is ``DELETE``. The ``on_failure`` policy, the complete operator and
-TTL marks then behave as on Kubernetes. No Airflow.
+deleting it is ``DELETE``; listing a project's managed workloads feeds the
+cleanup. The ``on_failure`` policy, the complete and cleanup operators and TTL
+marks then behave as on Kubernetes. No Airflow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_provider_hfinfer.runai.apply import find_ours
+from airflow_provider_hfinfer.runai.apply import (
+    INFERENCE_TYPES,
+    Existing,
+    existing_of,
+    find_ours,
+    is_ours,
+)
 from airflow_provider_hfinfer.runai.plan import KIND
 from airflow_provider_hfinfer.runai.session import RunaiSession
 from airflow_provider_hfinfer.spec.names import annotations_of
 
 API_VERSION = "run.ai/v1"
 """The ``apiVersion`` the listed object carries (for ``Kind/name`` bookkeeping only)."""
+
+
+def as_object(existing: Existing, name: str, namespace: str) -> dict[str, Any]:
+    """A Run:ai inference as one ``InferenceWorkload`` object (labels, annotations, uid)."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": existing.workload_id,
+            "labels": dict(existing.labels),
+            "annotations": dict(existing.annotations),
+        },
+    }
 
 
 class RunaiWorkloads:
@@ -38,21 +60,38 @@ class RunaiWorkloads:
         """The workload as one object, when this provider manages it; else nothing."""
         target = self.session.resolve(namespace)
         existing = find_ours(self.session, name, target)
-        if existing is None:
-            return []
-        return [
-            {
-                "apiVersion": API_VERSION,
-                "kind": KIND,
-                "metadata": {
-                    "name": name,
-                    "namespace": namespace,
-                    "uid": existing.workload_id,
-                    "labels": dict(existing.labels),
-                    "annotations": dict(existing.annotations),
-                },
-            }
-        ]
+        return [] if existing is None else [as_object(existing, name, namespace)]
+
+    def list_selected(
+        self, label_selector: str, namespaces: Sequence[str] | None = None, **_: Any
+    ) -> list[dict[str, Any]]:
+        """Every inference workload this provider manages in the listed projects.
+
+        One listing per project, then one read per inference workload (its labels and
+        annotations live in its spec). ``label_selector`` is the provider's own
+        (``managed-by``), which is what is checked.
+
+        Raises:
+            ValueError: No project given (Run:ai has no cross-project listing of specs).
+        """
+        if not namespaces:
+            raise ValueError(
+                "with backend='runai' the cleanup needs the Run:ai projects to clean: pass "
+                "namespaces=['team-a', ...]"
+            )
+        found: list[dict[str, Any]] = []
+        for project in namespaces:
+            target = self.session.resolve(project)
+            for summary in self.session.list_project(target):
+                if str(summary.get("type") or "inference").lower() not in INFERENCE_TYPES:
+                    continue
+                workload_id = str(summary.get("id") or summary.get("workloadId"))
+                inference = self.session.inference(workload_id)
+                name = str(summary.get("name"))
+                existing = existing_of(inference, workload_id) if inference else None
+                if existing is not None and is_ours(existing, name):
+                    found.append(as_object(existing, name, project))
+        return found
 
     def annotate(
         self, obj: Mapping[str, Any], annotations: Mapping[str, str | None]

@@ -200,3 +200,49 @@ def test_complete_with_auto_delete_0_deletes_the_run_ai_workload(
     assert run.state == "success"
     assert fake_runai.named("llama") == []
     assert result_of(run, "complete")["deleted"] == ["InferenceWorkload/llama"]
+
+
+def test_cleanup_deletes_expired_run_ai_workloads_only(
+    fake_runai: FakeRunai, runai_conn_id: str, run_task: Any
+) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from airflow_provider_hfinfer.operators import HFInferenceCleanupOperator
+
+    from .test_operators import WORKLOAD
+
+    for name in ("llama", "mistral"):
+        fake_runai.script(name, [{"phase": "Running", "runningPods": 1}])
+        workload = {**WORKLOAD, "name": name, "auto_delete_after": 60}
+        assert run_task(lambda w=workload: create_op(runai_conn_id, workload=w)).state == "success"
+    foreign = fake_runai.add_foreign("web", "4")
+    done = run_task(
+        lambda: HFInferenceCompleteOperator(
+            task_id="complete", name="llama", namespace=PROJECT, runai_conn_id=runai_conn_id
+        )
+    )
+    assert done.state == "success"
+    later = datetime.now(timezone.utc) + timedelta(minutes=2)
+    run = run_task(
+        lambda: HFInferenceCleanupOperator(
+            task_id="cleanup",
+            namespaces=[PROJECT],
+            runai_conn_id=runai_conn_id,
+            clock=lambda: later,
+        )
+    )
+    assert run.state == "success"
+    assert result_of(run, "cleanup") == [f"{PROJECT}/llama"]
+    assert fake_runai.named("llama") == [] and len(fake_runai.named("mistral")) == 1
+    assert foreign.id in fake_runai.workloads
+
+
+def test_cleanup_on_run_ai_needs_the_projects(
+    fake_runai: FakeRunai, runai_conn_id: str, run_task: Any
+) -> None:
+    from airflow_provider_hfinfer.operators import HFInferenceCleanupOperator
+
+    run = run_task(
+        lambda: HFInferenceCleanupOperator(task_id="cleanup", runai_conn_id=runai_conn_id)
+    )
+    assert run.state == "failed"
