@@ -363,6 +363,14 @@ class DeployOperatorBase(BaseOperator):
 
     # ---------------------------------------------------------------- waiting
 
+    def execute_runai_complete(
+        self, context: Context, event: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> Any:
+        """Resume a deferred Run:ai rollout or rollback (:mod:`.runai_deploy`)."""
+        from airflow_provider_hfinfer.operators.runai_deploy import resume_on_runai
+
+        return resume_on_runai(self, context, event, kwargs.get("pending"))
+
     def wait_until_serving(self, name: str) -> None:
         """Poll until the workload serves; a terminal failure settles it and fails the task."""
         from airflow_provider_hfinfer.operators.waiting import poll

@@ -15,6 +15,9 @@ wait, the deferral and the ``on_failure`` policy) and the runai layer
   (``PATCH``) and followed, and when the new revision fails the spec recorded in
   ``hfinfer.io/applied-spec`` is rendered and written back, followed for
   ``rollback_timeout``, and the task fails with both outcomes.
+* **deferral**: with ``deferrable`` the new revision, and a rolled-back one, are
+  followed by the Run:ai trigger; ``execute_runai_complete`` resumes (perhaps on
+  another worker) from the state the deferral carries.
 * **dry run**: the exact request body, secrets redacted, logged and returned;
   with a reachable control plane the name check runs read-only as well.
 """
@@ -23,12 +26,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from airflow_provider_hfinfer.deploy.state import AppliedWorkload
 from airflow_provider_hfinfer.exceptions import RunaiAPIError, SpecError, WorkloadError
 from airflow_provider_hfinfer.operators.backends import RunaiBackend
 from airflow_provider_hfinfer.operators.common import spec_error, task_identity
+from airflow_provider_hfinfer.render.records import spec_record
 from airflow_provider_hfinfer.runai.plan import RunaiPlan, describe, placeholder_target, prepare
 from airflow_provider_hfinfer.runai.requests import INFERENCES
 from airflow_provider_hfinfer.spec.names import APPLIED_SPEC_ANNOTATION
@@ -246,7 +251,15 @@ def update_on_runai(op: HFInferenceUpdateOperator, context: Context) -> dict[str
     result["workload_id"] = submitted.workload_id
     if op.wait_for_ready:
         if op.deferrable:
-            op.log.info("Run:ai update: following the new revision from the worker")
+            state = {
+                "kind": "rollout",
+                "result": result,
+                "workload_id": submitted.workload_id,
+                "written_at": written.isoformat() if written else None,
+                "previous_spec": spec_record(previous) if previous else "",
+                "had_workload": existing is not None,
+            }
+            _defer(op, context, plan.workload.name, op.timeout, state)
         try:
             op.wait_until_serving(plan.workload.name)
         except WorkloadError as err:
@@ -297,3 +310,116 @@ def _fail_update(
         namespace=plan.target.project,
         reason=reason,
     ) from err
+
+
+# ------------------------------------------------------- deferred update
+
+
+def _defer(
+    op: DeployOperatorBase, context: Context, name: str, timeout: float, state: dict[str, Any]
+) -> None:
+    """Hand the wait to the Run:ai trigger; ``execute_runai_complete`` resumes with ``state``."""
+    from airflow_provider_hfinfer.operators.waiting import defer_wait
+
+    defer_wait(
+        op,
+        context,
+        name=name,
+        timeout=timeout,
+        started_at=time.time(),
+        method="execute_runai_complete",
+        kwargs={"pending": state},
+        pending=state,
+    )
+
+
+def resume_on_runai(
+    op: DeployOperatorBase,
+    context: Context,
+    event: Mapping[str, Any] | None,
+    pending: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Resume a deferred Run:ai update: done, or roll back (deferring again), or fail.
+
+    A resumed task may run on another worker: what it needs comes from the
+    deferral's ``pending`` state (or its XCom copy, which ``dag.test()`` uses), its
+    own templated spec, and the control plane.
+    """
+    from datetime import datetime
+
+    from airflow_provider_hfinfer.deploy.rollout import (
+        RollbackOutcome,
+        failure_message,
+        rollout_failure,
+    )
+    from airflow_provider_hfinfer.render.records import spec_from_record
+    from airflow_provider_hfinfer.spec.names import PENDING_RESULT_KEY
+    from airflow_provider_hfinfer.triggers.events import ReadinessEvent
+
+    op.ran_here = True
+    workload = _workload(op)
+    outcome = ReadinessEvent.from_payload(event)
+    op.log.info("%s", outcome.describe())
+    raw = pending or context["ti"].xcom_pull(task_ids=op.task_id, key=PENDING_RESULT_KEY)
+    state = dict(raw or {})
+    backend = _backend(op)
+    written = state.get("written_at")
+    backend.remember(
+        workload.name,
+        str(state.get("workload_id")),
+        datetime.fromisoformat(written) if written else None,
+    )
+    previous = spec_from_record(state.get("previous_spec"))
+    op.applied = AppliedWorkload(
+        workload.name, op.namespace, existed=bool(state.get("had_workload"))
+    )
+    if state.get("kind") == "rollback":
+        status = backend.observe(workload.name, op.namespace)
+        rolled = RollbackOutcome(True, status, outcome.elapsed_seconds)
+        raise WorkloadError(
+            failure_message(
+                workload,
+                previous,
+                str(state.get("failed_reason")),
+                str(state.get("failed_message")),
+                rolled,
+            ),
+            name=workload.name,
+            namespace=op.namespace,
+            reason=str(state.get("failed_reason")),
+        )
+    error = rollout_failure(outcome)
+    if error is None:
+        return dict(state.get("result") or {})
+    reason = error.reason or "Failed"
+    update = cast("HFInferenceUpdateOperator", op)
+    if previous is None or not update.rollback:
+        if not state.get("had_workload"):
+            op.settle_failure(f"{reason}: {error.message}")
+        raise WorkloadError(
+            failure_message(workload, None, reason, error.message),
+            name=workload.name,
+            namespace=op.namespace,
+            reason=reason,
+        )
+    session = backend.hook.session
+    target = session.resolve(op.namespace)
+    back = prepare(previous, target, _options(op, backend), owner=task_identity(context))
+    written_at = session.update(str(state.get("workload_id")), back.spec, target)
+    backend.remember(workload.name, str(state.get("workload_id")), written_at)
+    op.log.warning(
+        "revision %s failed (%s): rolled back to revision %s; following it",
+        workload.model.revision or "(default)",
+        reason,
+        previous.model.revision or "(default)",
+    )
+    state.update(
+        kind="rollback",
+        written_at=written_at.isoformat(),
+        failed_reason=reason,
+        failed_message=error.message,
+    )
+    from airflow_provider_hfinfer.operators.rollout_wait import rollback_wait
+
+    _defer(op, context, workload.name, rollback_wait(update), state)
+    raise RuntimeError("the deferral did not hand the task to the triggerer")

@@ -501,3 +501,34 @@ def test_hf_conn_id_is_refused_before_its_connection_is_read(
     assert "hf_conn_id ('no_such_connection') passes the Hugging Face token inline" in output(
         capsys, caplog
     )
+
+
+def test_a_deferred_update_follows_the_new_revision_in_the_trigger(
+    fake_runai: FakeRunai, runai_conn_id: str, run_task: Any
+) -> None:
+    assert run_task(lambda: create_op(runai_conn_id, wait_for_ready=True)).state == "success"
+    run = run_task(lambda: update_op(runai_conn_id, "v2", deferrable=True))
+    assert run.state == "success"
+    result = result_of(run, "rollout")
+    assert result["changed"] is True and result["previous_revision"] == "main"
+    assert "--revision v2" in fake_runai.by_name("llama").spec["args"]
+
+
+def test_a_deferred_failed_update_rolls_back_and_follows_it_in_the_trigger(
+    fake_runai: FakeRunai,
+    runai_conn_id: str,
+    run_task: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert run_task(lambda: create_op(runai_conn_id, wait_for_ready=True)).state == "success"
+    fake_runai.script_update(
+        "llama", [{"phase": "Updating"}, {"phase": "Failed", "phaseMessage": "OOMKilled"}]
+    )
+    run = run_task(lambda: update_op(runai_conn_id, "v2", deferrable=True))
+    text = output(capsys, caplog)
+    assert run.state == "failed"
+    assert "revision v2 of meta-llama/Llama-3.1-8B-Instruct failed (OOMKilled)" in text
+    assert "previous revision serving again" in text
+    assert "--revision main" in fake_runai.by_name("llama").spec["args"]
+    assert text.count("running trigger in line") == 2  # the rollout, then the rollback
