@@ -23,10 +23,10 @@ from airflow_provider_hfinfer.runai.client import RunaiClient
 from airflow_provider_hfinfer.runai.session import RunaiSession
 
 
-def _mask(token: str) -> None:
+def _mask(secret: str) -> None:
     from airflow.sdk.log import mask_secret
 
-    mask_secret(token)
+    mask_secret(secret)
 
 
 class RunaiHook(BaseHook):
@@ -96,6 +96,7 @@ class RunaiHook(BaseHook):
                 "client id), password (its client secret) and the extra 'cluster' (the "
                 "cluster's name or UUID)"
             )
+        _mask(str(connection.password))
         client = RunaiClient(
             self.base_url(), str(connection.login), str(connection.password), on_token=_mask
         )

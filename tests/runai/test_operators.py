@@ -532,3 +532,21 @@ def test_a_deferred_failed_update_rolls_back_and_follows_it_in_the_trigger(
     assert "previous revision serving again" in text
     assert "--revision main" in fake_runai.by_name("llama").spec["args"]
     assert text.count("running trigger in line") == 2  # the rollout, then the rollback
+
+
+def test_a_create_sends_six_requests(
+    fake_runai: FakeRunai, runai_conn_id: str, run_task: Any
+) -> None:
+    """The README's figure: token, clusters, projects, the name lookup, the POST, one read."""
+    assert run_task(lambda: create_op(runai_conn_id)).state == "success"
+    assert [
+        (r.method, r.path.rsplit("/", 1)[0] if r.path.count("/") > 3 else r.path)
+        for r in fake_runai.requests
+    ] == [
+        ("POST", "/api/v1/token"),
+        ("GET", "/api/v1/clusters"),
+        ("GET", "/api/v1/org-unit/projects"),
+        ("GET", "/api/v1/workloads"),
+        ("POST", "/api/v1/workloads/inferences"),
+        ("GET", "/api/v1/workloads"),
+    ]
