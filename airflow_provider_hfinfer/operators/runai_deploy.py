@@ -261,11 +261,33 @@ def update_on_runai(op: HFInferenceUpdateOperator, context: Context) -> dict[str
             }
             _defer(op, context, plan.workload.name, op.timeout, state)
         try:
-            op.wait_until_serving(plan.workload.name)
+            _await_rollout(op, plan.workload.name, existed=existing is not None)
         except WorkloadError as err:
             _fail_update(op, backend, plan, previous, submitted.workload_id, err)
     _endpoint(backend, plan.workload.name, result)
     return result
+
+
+def _await_rollout(op: HFInferenceUpdateOperator, name: str, *, existed: bool) -> None:
+    """Follow the new revision; a failure raises (a first deploy's also gets ``on_failure``)."""
+    from airflow_provider_hfinfer.operators.rollout_wait import follow
+    from airflow_provider_hfinfer.status.verdict import Outcome, verdict
+
+    if not existed:
+        op.wait_until_serving(name)
+        return
+    status, waited = follow(op, name, op.timeout)
+    outcome = verdict(status)
+    if outcome is Outcome.SERVING:
+        return
+    if outcome is Outcome.FAILED:
+        raise WorkloadError(status.message, name=name, namespace=op.namespace, reason=status.reason)
+    raise WorkloadError(
+        f"not ready after {waited:.0f}s: {status.message}",
+        name=name,
+        namespace=op.namespace,
+        reason="Timeout",
+    )
 
 
 def _fail_update(

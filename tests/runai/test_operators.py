@@ -549,3 +549,19 @@ def test_a_create_sends_six_requests(
         ("POST", "/api/v1/workloads/inferences"),
         ("GET", "/api/v1/workloads/{id}"),
     ]
+
+
+def test_an_update_that_never_serves_times_out_and_rolls_back(
+    fake_runai: FakeRunai,
+    runai_conn_id: str,
+    run_task: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert run_task(lambda: create_op(runai_conn_id, wait_for_ready=True)).state == "success"
+    fake_runai.script_update("llama", [{"phase": "Updating", "runningPods": 1}])
+    run = run_task(lambda: update_op(runai_conn_id, "v2", timeout=0.3))
+    text = output(capsys, caplog)
+    assert run.state == "failed"
+    assert "failed (Timeout): not ready after 0s" in text
+    assert "--revision main" in fake_runai.by_name("llama").spec["args"]
