@@ -58,16 +58,28 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_hfinfer.hooks.inference"],
+                "python-modules": [
+                    "airflow_provider_hfinfer.hooks.inference",
+                    "airflow_provider_hfinfer.hooks.runai",
+                ],
             }
         ],
         "triggers": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_hfinfer.triggers.readiness"],
+                "python-modules": [
+                    "airflow_provider_hfinfer.triggers.readiness",
+                    "airflow_provider_hfinfer.triggers.runai",
+                ],
             }
         ],
-        # No "connection-types": the hook uses the cncf-kubernetes provider's
-        # "kubernetes" connection (registering it again would clash).
+        # The Kubernetes hook uses the cncf-kubernetes provider's "kubernetes" connection
+        # (registering it again would clash); the Run:ai hook has its own type.
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_hfinfer.hooks.runai.RunaiHook",
+                "connection-type": "runai",
+            }
+        ],
         "extra-links": ["airflow_provider_hfinfer.links.endpoint.HFInferenceEndpointLink"],
     }

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from airflow.sdk import BaseOperator, conf
 from pydantic import SecretStr, ValidationError
@@ -28,6 +28,14 @@ from airflow_provider_hfinfer.deploy.state import AppliedWorkload
 from airflow_provider_hfinfer.exceptions import KubeAPIError, SpecError, WorkloadError
 from airflow_provider_hfinfer.hooks.inference import HFInferenceHook
 from airflow_provider_hfinfer.links.endpoint import HFInferenceEndpointLink
+from airflow_provider_hfinfer.operators.backends import (
+    DeployBackend,
+    KubernetesBackend,
+    RunaiBackend,
+    choose_backend,
+)
+from airflow_provider_hfinfer.operators.common import spec_error
+from airflow_provider_hfinfer.operators.common import task_identity as task_identity
 from airflow_provider_hfinfer.operators.inline_secrets import refuse_literal_tokens, spec_tokens
 from airflow_provider_hfinfer.spec import InferenceWorkload, TokenHFAccess
 from airflow_provider_hfinfer.spec.names import STATE_KEY
@@ -52,14 +60,6 @@ def check_failure_policy(value: str) -> str:
     return value
 
 
-def spec_error(err: ValidationError | SpecError) -> SpecError:
-    """The provider's spec error for a validation failure, one line per problem."""
-    from airflow_provider_hfinfer.spec.messages import describe_errors
-
-    lines = describe_errors(err) if isinstance(err, ValidationError) else [str(err)]
-    return SpecError("invalid workload spec:\n  " + "\n  ".join(lines))
-
-
 def mask_spec_tokens(workload: Any) -> None:
     """Register every token in a (rendered) workload spec with Airflow's secrets masker.
 
@@ -71,12 +71,6 @@ def mask_spec_tokens(workload: Any) -> None:
 
     for token in spec_tokens(workload):
         mask_secret(token)
-
-
-def task_identity(context: Context) -> str:
-    """``dag/task/run``: who applies the objects (``hfinfer.io/owner``)."""
-    ti = context["ti"]
-    return f"{ti.dag_id}/{ti.task_id}/{context['run_id']}"
 
 
 def workload_failure_callback(context: Context) -> None:
@@ -121,6 +115,10 @@ class DeployOperatorBase(BaseOperator):
             only preferring the order; needs read access to nodes and pods
             cluster-wide (``deploy/rbac.yaml``), otherwise the preferred-order
             affinity is kept.
+        backend: ``kubernetes`` (objects applied with ``kubernetes_conn_id``) or ``runai``
+            (a Run:ai inference workload; ``namespace`` is the Run:ai project); default
+            ``runai`` exactly when ``runai_conn_id`` is given.
+        runai_conn_id: The Airflow ``runai`` connection, for ``backend="runai"``.
         on_failure: What happens to the applied workload when the readiness wait
             ends on a terminal failure, the task is killed (``on_kill``,
             ``execution_timeout``) or fails for good (``on_failure_callback``):
@@ -130,10 +128,18 @@ class DeployOperatorBase(BaseOperator):
         kwargs: Every other ``BaseOperator`` argument.
     """
 
-    template_fields: Sequence[str] = ("workload", "namespace", "kubernetes_conn_id", "hf_conn_id")
+    template_fields: Sequence[str] = (
+        "workload",
+        "namespace",
+        "kubernetes_conn_id",
+        "hf_conn_id",
+        "runai_conn_id",
+    )
     template_fields_renderers = {"workload": "yaml"}
     ui_color = "#ffd21e"
     operator_extra_links = (HFInferenceEndpointLink(),)
+    pipeline: ClassVar[str] = "create"
+    """Which deploy the operator runs: ``create`` or ``update`` (a rollout with rollback)."""
 
     def __init__(
         self,
@@ -153,6 +159,8 @@ class DeployOperatorBase(BaseOperator):
         hf_endpoint: str | None = None,
         strict_node_pool_order: bool = False,
         on_failure: FailurePolicy = "mark_failed",
+        backend: Literal["kubernetes", "runai"] | None = None,
+        runai_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -160,6 +168,8 @@ class DeployOperatorBase(BaseOperator):
             raise ValueError(f"preflight ({preflight!r}) must be 'strict', 'warn' or 'off'")
         refuse_literal_tokens(workload)  # DAG code and serialized DAGs are stored in the DB
         self.on_failure = check_failure_policy(on_failure)
+        self.backend = choose_backend(backend, runai_conn_id)
+        self.runai_conn_id = runai_conn_id or "runai_default"
         self.on_failure_callback = [*self.on_failure_callback, workload_failure_callback]
         self.workload = workload
         self.namespace = namespace
@@ -186,6 +196,13 @@ class DeployOperatorBase(BaseOperator):
         """The hook of the operator's connection."""
         return HFInferenceHook(kubernetes_conn_id=self.kubernetes_conn_id)
 
+    @cached_property
+    def backend_impl(self) -> DeployBackend:
+        """The steps that differ between the backends (observe, trigger, failure client)."""
+        if self.backend == "runai":
+            return RunaiBackend(self.runai_conn_id, self.poll_interval)
+        return KubernetesBackend(self.hook, self.kubernetes_conn_id)
+
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         """Render templates, then mask the spec's token before Airflow stores the fields.
 
@@ -208,6 +225,10 @@ class DeployOperatorBase(BaseOperator):
 
         self.ran_here = True
         try:
+            if self.backend == "runai":
+                from airflow_provider_hfinfer.operators.runai_deploy import deploy_on_runai
+
+                return deploy_on_runai(self, context)
             return self.deploy(context)
         except (SpecError, NameTakenError) as err:
             raise AirflowFailException(str(err)) from err
@@ -271,7 +292,9 @@ class DeployOperatorBase(BaseOperator):
         if self.preflight == "off":
             self.log.info("pre-flight model check is off")
             return
-        token = None if self.is_dry_run else self._existing_secret_token(workload)
+        token = None
+        if not self.is_dry_run:
+            token = self.backend_impl.existing_secret_token(workload, self.namespace, self.log)
         try:
             report = run_preflight(
                 request_for(workload, token), mode=self.preflight, endpoint=self.hf_endpoint
@@ -279,32 +302,6 @@ class DeployOperatorBase(BaseOperator):
         except PreflightError as err:
             raise SpecError(str(err)) from None
         self.log.info("%s", report.summary())
-
-    def _existing_secret_token(self, workload: InferenceWorkload) -> str | None:
-        """The token in the existing Secret the spec names, for pre-flight (masked)."""
-        import base64
-
-        from airflow.sdk.log import mask_secret
-
-        access = workload.hf_access
-        if access.type != "existing_secret":
-            return None
-        try:
-            secret = self.hook.get("v1", "Secret", access.secret_name, self.namespace)
-        except KubeAPIError as err:
-            self.log.warning("pre-flight: cannot read Secret %s: %s", access.secret_name, err)
-            return None
-        encoded = ((secret or {}).get("data") or {}).get(access.key)
-        if not encoded:
-            self.log.warning(
-                "pre-flight: Secret %s has no key %s; checking without a token",
-                access.secret_name,
-                access.key,
-            )
-            return None
-        token = base64.b64decode(encoded).decode()
-        mask_secret(token)
-        return token
 
     def record_state(self, context: Context, name: str) -> None:
         """Note the workload in the task state store (Airflow >= 3.3; survives a worker crash)."""
@@ -366,6 +363,14 @@ class DeployOperatorBase(BaseOperator):
 
     # ---------------------------------------------------------------- waiting
 
+    def execute_runai_complete(
+        self, context: Context, event: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> Any:
+        """Resume a deferred Run:ai rollout or rollback (:mod:`.runai_deploy`)."""
+        from airflow_provider_hfinfer.operators.runai_deploy import resume_on_runai
+
+        return resume_on_runai(self, context, event, kwargs.get("pending"))
+
     def wait_until_serving(self, name: str) -> None:
         """Poll until the workload serves; a terminal failure settles it and fails the task."""
         from airflow_provider_hfinfer.operators.waiting import poll
@@ -419,7 +424,7 @@ class DeployOperatorBase(BaseOperator):
         if target is None or target.settled:
             return
         self.applied = target.settled_now()
-        settle(self.on_failure, target, self.hook, reason, self.log)
+        settle(self.on_failure, target, self.backend_impl.workload_client(), reason, self.log)
 
     def _recorded_target(self, context: Context) -> AppliedWorkload | None:
         """The workload the task state store names (the failed task's only trace).

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_hfinfer.hooks.inference import HFInferenceHook
+from airflow_provider_hfinfer.operators.backends import RunaiBackend, choose_backend
 from airflow_provider_hfinfer.operators.complete import Clock, utc_now
 
 if TYPE_CHECKING:
@@ -50,9 +51,13 @@ class HFInferenceCleanupOperator(BaseOperator):
         kubernetes_conn_id: The Airflow Kubernetes connection.
         dry_run: List what would be deleted; delete nothing.
         clock: Returns the current time; injected by tests (default: UTC now).
+        backend: ``kubernetes`` or ``runai`` (the Run:ai projects in ``namespaces``, which
+            must be given: one listing per project, one read per inference workload);
+            default ``runai`` exactly when ``runai_conn_id`` is given.
+        runai_conn_id: The Airflow ``runai`` connection, for ``backend="runai"``.
     """
 
-    template_fields: Sequence[str] = ("namespaces", "kubernetes_conn_id")
+    template_fields: Sequence[str] = ("namespaces", "kubernetes_conn_id", "runai_conn_id")
 
     def __init__(
         self,
@@ -61,9 +66,13 @@ class HFInferenceCleanupOperator(BaseOperator):
         kubernetes_conn_id: str = HFInferenceHook.default_conn_name,
         dry_run: bool = False,
         clock: Clock | None = None,
+        backend: str | None = None,
+        runai_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.backend = choose_backend(backend, runai_conn_id)
+        self.runai_conn_id = runai_conn_id or "runai_default"
         self.namespaces = namespaces
         self.kubernetes_conn_id = kubernetes_conn_id
         self.is_dry_run = dry_run
@@ -75,21 +84,20 @@ class HFInferenceCleanupOperator(BaseOperator):
         cleaned = [name.strip() for name in names if name and name.strip()]
         return sorted(set(cleaned)) or None
 
-    def _list(
-        self, hook: HFInferenceHook, selector: str, scopes: list[str] | None
-    ) -> list[dict[str, Any]] | None:
+    def _list(self, hook: Any, selector: str, scopes: list[str] | None) -> list[Any] | None:
         """List the managed objects; None in a dry run without a reachable cluster."""
         if not self.is_dry_run:
-            return hook.list_selected(selector, scopes)
+            return list(hook.list_selected(selector, scopes))
         from airflow.sdk.exceptions import AirflowException
         from kubernetes.config import ConfigException
 
-        from airflow_provider_hfinfer.exceptions import KubeAPIError
+        from airflow_provider_hfinfer.exceptions import KubeAPIError, RunaiAPIError
         from airflow_provider_hfinfer.kube.client import RetryPolicy
 
+        retry = {} if self.backend == "runai" else {"retry": RetryPolicy(attempts=2, timeout=10)}
         try:
-            return hook.list_selected(selector, scopes, retry=RetryPolicy(attempts=2, timeout=10))
-        except (AirflowException, ConfigException, OSError, KubeAPIError) as err:
+            return list(hook.list_selected(selector, scopes, **retry))
+        except (AirflowException, ConfigException, OSError, KubeAPIError, RunaiAPIError) as err:
             # No connection or kubeconfig is the normal case for a laptop dry run.
             self.log.warning("dry run: no cluster reachable, nothing listed: %s", err)
             return None
@@ -98,10 +106,12 @@ class HFInferenceCleanupOperator(BaseOperator):
         """List, decide, delete; return ``namespace/name`` of the deleted workloads."""
         from airflow_provider_hfinfer.deploy.finish import delete_objects
         from airflow_provider_hfinfer.deploy.marks import find_expired
-        from airflow_provider_hfinfer.exceptions import KubeAPIError, WorkloadError
+        from airflow_provider_hfinfer.exceptions import KubeAPIError, RunaiAPIError, WorkloadError
         from airflow_provider_hfinfer.spec.names import MANAGED_SELECTOR, object_ref
 
-        hook = HFInferenceHook(kubernetes_conn_id=self.kubernetes_conn_id)
+        hook: Any = HFInferenceHook(kubernetes_conn_id=self.kubernetes_conn_id)
+        if self.backend == "runai":
+            hook = RunaiBackend(self.runai_conn_id).workload_client()
         scopes = self._scopes()
         listed = self._list(hook, MANAGED_SELECTOR, scopes)
         if listed is None:
@@ -132,7 +142,7 @@ class HFInferenceCleanupOperator(BaseOperator):
         for item in expired:
             try:
                 delete_objects(hook, item.objects)
-            except KubeAPIError as err:
+            except (KubeAPIError, RunaiAPIError) as err:
                 failed.append(f"{item.ref}: {err}")
                 continue
             deleted.append(item.ref)

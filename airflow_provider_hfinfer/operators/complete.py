@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow.sdk import BaseOperator
 
 from airflow_provider_hfinfer.hooks.inference import HFInferenceHook
+from airflow_provider_hfinfer.operators.backends import RunaiBackend, choose_backend
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -55,6 +56,10 @@ class HFInferenceCompleteOperator(BaseOperator):
             limits marking to the objects that task applied (its ``owner``), so a
             same-named workload of another run or person is never marked. When it
             renders empty (the deploy task failed before returning), nothing is marked.
+        backend: ``kubernetes`` or ``runai`` (the marks go on the Run:ai workload's spec
+            annotations, a new revision; the Run:ai inference API has no auto-deletion);
+            default ``runai`` when ``runai_conn_id`` is given or ``workload_xcom`` says so.
+        runai_conn_id: The Airflow ``runai`` connection, for ``backend="runai"``.
     """
 
     template_fields: Sequence[str] = (
@@ -63,6 +68,7 @@ class HFInferenceCompleteOperator(BaseOperator):
         "kubernetes_conn_id",
         "reason",
         "workload_xcom",
+        "runai_conn_id",
     )
 
     def __init__(
@@ -76,9 +82,14 @@ class HFInferenceCompleteOperator(BaseOperator):
         reason: str | None = None,
         clock: Clock | None = None,
         dry_run: bool = False,
+        backend: str | None = None,
+        runai_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        choose_backend(backend, runai_conn_id)  # an unknown backend fails at parse time
+        self.backend = backend
+        self.runai_conn_id = runai_conn_id
         if phase not in ("Completed", "Failed"):
             raise ValueError(f"phase ({phase!r}) must be 'Completed' or 'Failed'")
         if workload_xcom is None and (not name or not namespace):
@@ -101,6 +112,7 @@ class HFInferenceCompleteOperator(BaseOperator):
             if not self.workload_xcom or text in ("None", "null", "{}"):
                 return None
         target = resolve_target(self.name, self.namespace, self.workload_xcom)
+        self.backend = choose_backend(self.backend or target.get("backend"), self.runai_conn_id)
         owner = target.get("owner")
         return target.name, target.namespace, (str(owner) if owner else None)
 
@@ -135,6 +147,8 @@ class HFInferenceCompleteOperator(BaseOperator):
             }
 
         hook: Any = HFInferenceHook(kubernetes_conn_id=self.kubernetes_conn_id)
+        if self.backend == "runai":
+            hook = RunaiBackend(self.runai_conn_id or "runai_default").workload_client()
         if owner is not None:
             hook = _OwnedObjectsOnly(hook, owner, self.log)
         result = mark_finished(

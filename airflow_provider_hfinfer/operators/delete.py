@@ -15,6 +15,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_hfinfer.exceptions import WorkloadError
 from airflow_provider_hfinfer.hooks.inference import HFInferenceHook
 from airflow_provider_hfinfer.kube import resources as res
+from airflow_provider_hfinfer.operators.backends import choose_backend
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -34,9 +35,13 @@ class HFInferenceDeleteOperator(BaseOperator):
         timeout: Seconds to wait for the pods.
         poll_interval: Seconds between pod checks.
         dry_run: Only log which objects would be deleted; contacts no cluster.
+        backend: ``kubernetes`` or ``runai`` (delete the Run:ai inference workload of that
+            name in project ``namespace``, if this provider submitted it); default
+            ``runai`` exactly when ``runai_conn_id`` is given.
+        runai_conn_id: The Airflow ``runai`` connection, for ``backend="runai"``.
     """
 
-    template_fields: Sequence[str] = ("name", "namespace", "kubernetes_conn_id")
+    template_fields: Sequence[str] = ("name", "namespace", "kubernetes_conn_id", "runai_conn_id")
 
     def __init__(
         self,
@@ -48,9 +53,13 @@ class HFInferenceDeleteOperator(BaseOperator):
         timeout: float = 600,
         poll_interval: float = 5,
         dry_run: bool = False,
+        backend: str | None = None,
+        runai_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.backend = choose_backend(backend, runai_conn_id)
+        self.runai_conn_id = runai_conn_id or "runai_default"
         self.is_dry_run = dry_run
         self.name = name
         self.namespace = namespace
@@ -71,6 +80,8 @@ class HFInferenceDeleteOperator(BaseOperator):
                 self.namespace,
             )
             return []
+        if self.backend == "runai":
+            return self._delete_on_runai()
         hook = HFInferenceHook(kubernetes_conn_id=self.kubernetes_conn_id)
         objects = hook.list_workload_objects(self.name, self.namespace)
         deleted = delete_objects(hook, objects)
@@ -91,4 +102,28 @@ class HFInferenceDeleteOperator(BaseOperator):
                         reason="Timeout",
                     )
                 time.sleep(self.poll_interval)
+        return deleted
+
+    def _delete_on_runai(self) -> list[str]:
+        """Delete the Run:ai workload of that name (this provider's only), then wait it out."""
+        from airflow_provider_hfinfer.hooks.runai import RunaiHook
+        from airflow_provider_hfinfer.runai.apply import delete_named, find_ours
+
+        session = RunaiHook(self.runai_conn_id).session
+        target = session.resolve(self.namespace)
+        deleted = delete_named(session, self.name, target)
+        if deleted:
+            self.log.info("deleted %s from Run:ai project %s", ", ".join(deleted), self.namespace)
+        else:
+            self.log.info("workload %s/%s is already gone", self.namespace, self.name)
+        deadline = time.monotonic() + self.timeout
+        while self.wait_for_pods and find_ours(session, self.name, target) is not None:
+            if time.monotonic() >= deadline:
+                raise WorkloadError(
+                    f"Run:ai still lists the workload after {self.timeout:.0f}s",
+                    name=self.name,
+                    namespace=self.namespace,
+                    reason="Timeout",
+                )
+            time.sleep(self.poll_interval)
         return deleted

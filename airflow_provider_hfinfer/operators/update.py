@@ -105,6 +105,7 @@ class HFInferenceUpdateOperator(DeployOperatorBase):
     """
 
     ui_color = "#ffe87a"
+    pipeline = "update"
 
     def __init__(
         self,

@@ -2,9 +2,9 @@
 
 This module owns the two Airflow-side halves of a wait that the create and the
 update operators share: :func:`poll` (the one synchronous loop,
-:func:`~airflow_provider_hfinfer.deploy.wait.follow`, over
-:func:`~airflow_provider_hfinfer.deploy.wait.observe`, logging one line per
-change) and :func:`defer_wait` (hand the wait to
+:func:`~airflow_provider_hfinfer.deploy.wait.follow`, over the backend's one
+look at the workload, logging one line per change) and :func:`defer_wait` (hand
+the wait to the backend's trigger, e.g.
 :class:`~airflow_provider_hfinfer.triggers.InferenceReadyTrigger`, with what the
 resumed half needs in the deferral's kwargs and, because ``dag.test()`` resumes a
 task with the event alone, in XCom ``hfinfer_pending_result``).
@@ -47,7 +47,7 @@ def poll(
     Returns:
         The last status and the seconds followed.
     """
-    from airflow_provider_hfinfer.deploy.wait import follow, observe
+    from airflow_provider_hfinfer.deploy.wait import follow
     from airflow_provider_hfinfer.status import progress_line
 
     def report(status: WorkloadStatus) -> None:
@@ -56,7 +56,7 @@ def poll(
             on_status(status)
 
     return follow(
-        lambda: observe(operator.hook, name, operator.namespace),
+        lambda: operator.backend_impl.observe(name, operator.namespace),
         timeout=timeout,
         poll_interval=operator.poll_interval,
         until=until,
@@ -90,13 +90,10 @@ def defer_wait(
         remaining: Seconds of the wait still to go (default ``timeout``), for the
             deferral's own timeout.
     """
-    from airflow_provider_hfinfer.triggers.readiness import InferenceReadyTrigger
-
     context["ti"].xcom_push(key=PENDING_RESULT_KEY, value=dict(pending))
-    trigger = InferenceReadyTrigger(
+    trigger = operator.backend_impl.trigger(
         name,
         operator.namespace,
-        operator.kubernetes_conn_id,
         timeout=timeout,
         started_at=started_at,
         # As the polling waits: a workload its autoscaler holds at zero is up.

@@ -229,3 +229,31 @@ def delete_named(session: RunaiSession, name: str, target: RunaiTarget) -> list[
     if existing is None or not session.delete(existing.workload_id, target):
         return []
     return [f"InferenceWorkload/{name}"]
+
+
+def observe_named(
+    session: RunaiSession,
+    name: str,
+    project: str,
+    *,
+    workload_id: str | None = None,
+    grace_period: float = DEFAULT_GRACE_PERIOD_SECONDS,
+    min_ready: int | None = None,
+    written_at: datetime | None = None,
+) -> tuple[WorkloadStatus, str | None, str | None]:
+    """Judge the workload of that name (found first when its id is not known yet).
+
+    Returns:
+        The status, the URL it serves at (when reported) and its id (None: not found).
+    """
+    if workload_id is None:
+        existing = find_ours(session, name, session.resolve(project))
+        workload_id = existing.workload_id if existing is not None else None
+    status, url = observe(
+        session,
+        workload_id,
+        grace_period=grace_period,
+        min_ready=min_ready,
+        written_at=written_at,
+    )
+    return status, url, workload_id

@@ -151,7 +151,7 @@ FIELD_TABLE: tuple[FieldRow, ...] = (
         "auto_delete_after",
         ("spec.annotations[hfinfer.io/auto-delete-after]",),
         "hfinfer.io/* TTL annotations; the complete/cleanup operators delete",
-        "the inference API has no auto-deletion: the complete operator deletes",
+        "no auto-deletion in the inference API: the complete and cleanup operators delete",
     ),
     FieldRow(
         "annotations",
@@ -217,3 +217,15 @@ def leaf_paths(value: Any, prefix: str = "") -> dict[str, Any]:
 def under(path: str, prefixes: tuple[str, ...]) -> bool:
     """Whether ``path`` is one of ``prefixes`` or lies below one (``.`` or ``[``)."""
     return any(path == p or path.startswith((f"{p}.", f"{p}[")) for p in prefixes)
+
+
+def markdown_table() -> str:
+    """:data:`FIELD_TABLE` as the README's side-by-side (one row per field)."""
+    lines = [
+        "| form field | kubernetes backend | runai backend (request path) | note |",
+        "|---|---|---|---|",
+    ]
+    for row in FIELD_TABLE:
+        runai = ", ".join(f"`{path}`" for path in row.runai) or "(no field)"
+        lines.append(f"| `{row.field}` | {row.kubernetes} | {runai} | {row.note} |")
+    return "\n".join(lines)

@@ -110,6 +110,43 @@ class RunaiPlan:
         )
 
 
+def _scaling(workload: InferenceWorkload) -> str:
+    low, high = workload.replicas.min, workload.replicas.max
+    rule = workload.autoscaling
+    if rule is None:
+        return f"fixed at {low} replica(s)"
+    line = f"{low}..{high} replicas, Run:ai autoscaling on {rule.metric} {int(rule.threshold)}"
+    if workload.scale_to_zero is not None:
+        line += f"; to zero after {workload.scale_to_zero.idle_seconds}s (retention)"
+    return line
+
+
+def describe(plan: RunaiPlan) -> str:
+    """The plan a person reads before the request is sent (pure)."""
+    workload, spec = plan.workload, plan.spec
+    revision = f"@{workload.model.revision}" if workload.model.revision else ""
+    port = spec["servingPort"]
+    who = port["authorizationType"]
+    listed = port.get("authorizedGroups") or port.get("authorizedUsers") or []
+    ttl = workload.auto_delete_after
+    pools = " > ".join(workload.node_pools) or "the project's default"
+    lines = [
+        f"Plan for Run:ai inference {workload.name!r} in project {plan.target.project!r}",
+        f"  model      {workload.model.id}{revision} served as "
+        f"{workload.model.served_model_name!r}",
+        f"  compute    {workload.compute.gpus} GPU device(s) per replica; cpu "
+        f"{workload.compute.cpu or '-'}, memory {workload.compute.memory or '-'}",
+        f"  scaling    {_scaling(workload)}",
+        f"  placement  Run:ai scheduler, node pools in order: {pools}"
+        + (f"; node type {workload.node_type}" if workload.node_type else ""),
+        f"  access     {who}" + (f" ({', '.join(listed)})" if listed else ""),
+        "  deletion   "
+        + ("never (delete it yourself)" if ttl is None else f"{ttl}s after completion (marks)"),
+        f"  request    POST /api/v1/workloads/inferences ({plan.ref})",
+    ]
+    return "\n".join(lines)
+
+
 def runai_spec_hash(workload: InferenceWorkload, project: str, options: RenderOptions) -> str:
     """The spec hash of a Run:ai submission (secrets masked; project and settings included)."""
     return spec_hash(workload, f"runai/{project}", options)
@@ -153,4 +190,4 @@ def placeholder_target(project: str, cluster: str = "") -> RunaiTarget:
     )
 
 
-__all__ = ["KIND", "RunaiPlan", "placeholder_target", "prepare", "runai_spec_hash"]
+__all__ = ["KIND", "RunaiPlan", "describe", "placeholder_target", "prepare", "runai_spec_hash"]

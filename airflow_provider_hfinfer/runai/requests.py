@@ -89,6 +89,20 @@ def plan_find_workloads(name: str, project_id: str) -> RunaiRequest:
     )
 
 
+def plan_list_workloads(project_id: str, offset: int = 0, limit: int = 500) -> RunaiRequest:
+    """``GET /api/v1/workloads`` of one project, one page (the cleanup's listing)."""
+    return RunaiRequest(
+        "GET",
+        WORKLOADS,
+        "view workloads in the project",
+        query=(
+            ("filterBy", f"projectId=={project_id}"),
+            ("offset", str(offset)),
+            ("limit", str(limit)),
+        ),
+    )
+
+
 def plan_get_workload(workload_id: str) -> RunaiRequest:
     """``GET /api/v1/workloads/{workloadId}``: phase, pods, conditions, URLs."""
     return RunaiRequest("GET", f"{WORKLOADS}/{quote(workload_id)}", "view workloads")

@@ -27,6 +27,7 @@ from airflow_provider_hfinfer.runai.requests import (
     plan_get_workload,
     plan_list_clusters,
     plan_list_projects,
+    plan_list_workloads,
     plan_update,
 )
 
@@ -125,6 +126,16 @@ class RunaiSession:
             if item.get("name") == name and str(item.get("projectId")) == target.project_id:
                 return item
         return None
+
+    def list_project(self, target: RunaiTarget, page: int = 500) -> list[Mapping[str, Any]]:
+        """Every workload of the project (any type, any submitter), page by page."""
+        found: list[Mapping[str, Any]] = []
+        while True:
+            request = plan_list_workloads(target.project_id, len(found), page)
+            items = _items(self.client.send(request, project=target.project), "workloads")
+            found += items
+            if len(items) < page:
+                return found
 
     def inference(self, workload_id: str) -> Mapping[str, Any] | None:
         """The inference and its spec; None when it is gone."""

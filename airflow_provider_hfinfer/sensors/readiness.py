@@ -21,6 +21,12 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_hfinfer.deploy.target import resolve_target
 from airflow_provider_hfinfer.hooks.inference import HFInferenceHook
+from airflow_provider_hfinfer.operators.backends import (
+    DeployBackend,
+    KubernetesBackend,
+    RunaiBackend,
+    choose_backend,
+)
 from airflow_provider_hfinfer.sensors.endpoint import (
     EndpointCheck,
     check_verify_mode,
@@ -39,6 +45,16 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 VERIFY_RETRY_SECONDS = 2.0
+GRACE_PERIODS_ARE_KUBERNETES = (
+    "grace_periods names Kubernetes failure classes (scheduler, quota and registry messages), "
+    "which Run:ai's workload phases do not report: with backend='runai' leave grace_periods "
+    "out and set grace_period, the one wait for a phase that may heal"
+)
+PROXY_IS_KUBERNETES = (
+    "verify_endpoint='proxy' goes through the Kubernetes API server's service proxy, which "
+    "does not reach a Run:ai workload: use verify_endpoint='url' (the endpoint_url Run:ai "
+    "reports, from workload_xcom) or 'none'"
+)
 
 
 class InferenceReadySensor(BaseSensorOperator):
@@ -81,6 +97,11 @@ class InferenceReadySensor(BaseSensorOperator):
         resync_interval: Deferrable mode: seconds between full re-lists.
         dry_run: Log which workload would be waited on and succeed at once,
             contacting no cluster (for a DAG run without a cluster, after a dry-run create).
+        backend: ``kubernetes`` or ``runai`` (the workload is a Run:ai inference workload,
+            ``namespace`` its project, read with ``runai_conn_id``; ``verify_endpoint``
+            ``proxy`` does not apply); default ``runai`` exactly when ``runai_conn_id``
+            is given, else the ``workload_xcom``'s ``backend``.
+        runai_conn_id: The Airflow ``runai`` connection, for ``backend="runai"``.
     """
 
     template_fields: Sequence[str] = (
@@ -90,6 +111,7 @@ class InferenceReadySensor(BaseSensorOperator):
         "kubernetes_conn_id",
         "endpoint_url",
         "served_model_name",
+        "runai_conn_id",
     )
     ui_color = "#ffd21e"
 
@@ -113,6 +135,8 @@ class InferenceReadySensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         resync_interval: float = 300.0,
         dry_run: bool = False,
+        backend: str | None = None,
+        runai_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -137,6 +161,13 @@ class InferenceReadySensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.resync_interval = resync_interval
         self.is_dry_run = dry_run
+        self.backend = backend
+        self.runai_conn_id = runai_conn_id
+        if choose_backend(backend, runai_conn_id) == "runai":
+            if verify_endpoint == "proxy":
+                raise ValueError(PROXY_IS_KUBERNETES)
+            if grace_periods:
+                raise ValueError(GRACE_PERIODS_ARE_KUBERNETES)
         self._last_fingerprint = ""
         self._last_line = ""
         self._endpoint_host: str | None = None
@@ -145,6 +176,17 @@ class InferenceReadySensor(BaseSensorOperator):
     def hook(self) -> HFInferenceHook:
         """The hook of the sensor's connection."""
         return HFInferenceHook(kubernetes_conn_id=self.kubernetes_conn_id)
+
+    @cached_property
+    def backend_impl(self) -> DeployBackend:
+        """The backend's look at the workload and its trigger (chosen once templated)."""
+        xcom = self.workload_xcom if isinstance(self.workload_xcom, Mapping) else {}
+        chosen = choose_backend(self.backend or xcom.get("backend"), self.runai_conn_id)
+        if chosen == "runai":
+            if self.verify_endpoint == "proxy":
+                raise ValueError(PROXY_IS_KUBERNETES)
+            return RunaiBackend(self.runai_conn_id or "runai_default", self.poke_interval)
+        return KubernetesBackend(self.hook, self.kubernetes_conn_id)
 
     # ------------------------------------------------------------ the target
 
@@ -160,10 +202,7 @@ class InferenceReadySensor(BaseSensorOperator):
     # ----------------------------------------------------------------- poking
 
     def _observe(self, name: str, namespace: str) -> WorkloadStatus:
-        from airflow_provider_hfinfer.deploy.wait import observe
-
-        return observe(
-            self.hook,
+        return self.backend_impl.observe(
             name,
             namespace,
             grace_period=self.grace_period,
@@ -275,13 +314,10 @@ class InferenceReadySensor(BaseSensorOperator):
         return None
 
     def _defer(self, context: Context) -> None:
-        from airflow_provider_hfinfer.triggers.readiness import InferenceReadyTrigger
-
         name, namespace = self._target()
-        trigger = InferenceReadyTrigger(
+        trigger = self.backend_impl.trigger(
             name,
             namespace,
-            self.kubernetes_conn_id,
             config_file=self.config_file,
             cluster_context=self.cluster_context,
             timeout=self.timeout,

@@ -27,7 +27,7 @@ RUNAI_PURE = tuple(
     f"runai.{name}" for name in ("body", "fields", "rules", "status", "plan", "errors", "requests")
 )
 """The Run:ai backend's pure modules: the request mapping, its rules, status, errors."""
-RUNAI_IO = tuple(f"{PACKAGE}.runai.{name}" for name in ("client", "session", "apply"))
+RUNAI_IO = tuple(f"{PACKAGE}.runai.{name}" for name in ("client", "session", "apply", "objects"))
 """The Run:ai backend's I/O modules (HTTP through one client)."""
 PURE_LAYERS = ("spec", "render", "status", *RUNAI_PURE)
 """No I/O at all: neither a client nor the kube layer nor Airflow."""

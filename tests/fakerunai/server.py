@@ -44,7 +44,7 @@ INFERENCES = "/api/v1/workloads/inferences"
 
 Step = dict[str, Any]
 """One scripted status: ``phase`` plus optional ``runningPods``, ``phaseMessage``,
-``conditions``, ``phaseReason``."""
+``conditions``, ``phaseReason`` and ``age`` (seconds the phase has lasted already)."""
 
 CREATE_SCRIPT: tuple[Step, ...] = (
     {"phase": "Creating"},
@@ -96,7 +96,10 @@ class Workload:
     def advance(self) -> None:
         if self.script:
             step = self.script.pop(0)
-            if step.get("phase") != self.current.get("phase") or step != self.current:
+            if "age" in step:  # a phase that has lasted this many seconds already
+                moment = datetime.fromtimestamp(time.time() - step["age"], timezone.utc)
+                self.phase_updated_at = moment.isoformat(timespec="milliseconds")
+            elif step != self.current:
                 self.phase_updated_at = now_text()
             self.current = step
 
@@ -126,9 +129,7 @@ class Workload:
             "runningPods": self.current.get("runningPods", 0),
             "requestedPods": self.requested(),
             "conditions": self.current.get("conditions", []),
-            "urls": [f"https://{self.name}-{project_name}.inference.example.com"]
-            if phase == "Running"
-            else [],
+            "urls": [f"https://{self.name}-{project_name}.inference.example.com"],
             **(
                 {"phaseReason": self.current["phaseReason"]}
                 if "phaseReason" in self.current
@@ -238,9 +239,9 @@ class FakeRunai:
         """Put a workload in a phase now (the script is dropped)."""
         with self.lock:
             workload = self.by_name(name)
-            workload.script = []
-            workload.current = dict(step)
-            workload.phase_updated_at = now_text()
+            workload.current = {}
+            workload.script = [dict(step)]
+            workload.advance()
 
     def by_name(self, name: str) -> Workload:
         found = [w for w in self.workloads.values() if w.name == name]

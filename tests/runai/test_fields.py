@@ -186,3 +186,14 @@ def test_leaf_paths_name_list_items_by_name() -> None:
         "spec.nodePools[0]": "a",
         "spec.nodePools[1]": "b",
     }
+
+
+def test_the_readme_side_by_side_is_this_table() -> None:
+    from pathlib import Path
+
+    from airflow_provider_hfinfer.runai.fields import markdown_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("## Run:ai")
+    section = readme[start : readme.index("\n## ", start + 3)]
+    assert markdown_table() in section
