@@ -121,6 +121,8 @@ class DeployOperatorBase(BaseOperator):
             only preferring the order; needs read access to nodes and pods
             cluster-wide (``deploy/rbac.yaml``), otherwise the preferred-order
             affinity is kept.
+        stall_after: Seconds a cold-start phase may show no progress before the wait
+            warns, naming the phase and its likely cause (default 600).
         on_failure: What happens to the applied workload when the readiness wait
             ends on a terminal failure, the task is killed (``on_kill``,
             ``execution_timeout``) or fails for good (``on_failure_callback``):
@@ -152,6 +154,7 @@ class DeployOperatorBase(BaseOperator):
         preflight: Literal["strict", "warn", "off"] = "strict",
         hf_endpoint: str | None = None,
         strict_node_pool_order: bool = False,
+        stall_after: float = 600.0,
         on_failure: FailurePolicy = "mark_failed",
         **kwargs: Any,
     ) -> None:
@@ -175,6 +178,7 @@ class DeployOperatorBase(BaseOperator):
         self.preflight = preflight
         self.hf_endpoint = hf_endpoint
         self.strict_node_pool_order = strict_node_pool_order
+        self.stall_after = float(stall_after)
         self.applied: AppliedWorkload | None = None
         """What this attempt applied (set before the apply starts); None: nothing yet."""
         self.ran_here = False
@@ -366,22 +370,25 @@ class DeployOperatorBase(BaseOperator):
 
     # ---------------------------------------------------------------- waiting
 
-    def wait_until_serving(self, name: str) -> None:
-        """Poll until the workload serves; a terminal failure settles it and fails the task."""
+    def wait_until_serving(self, name: str) -> dict[str, Any] | None:
+        """Poll until it serves (return the cold-start breakdown); fail on a terminal failure."""
+        from airflow_provider_hfinfer.deploy.coldstart import ColdStartFollower, with_note
         from airflow_provider_hfinfer.operators.waiting import poll
         from airflow_provider_hfinfer.status.verdict import Outcome, settled, verdict
 
-        status, _ = poll(self, name, self.timeout, until=settled)
+        follower = ColdStartFollower(
+            name, self.namespace, self.hook, self.log, stall_after=self.stall_after
+        )
+        status, _ = poll(self, name, self.timeout, until=settled, cold_start=follower)
         outcome = verdict(status)
         if outcome is Outcome.SERVING:
-            return
+            return follower.breakdown()
+        message = with_note(status.message, follower.breakdown())
         if outcome is Outcome.FAILED:
             self.settle_failure(f"{status.reason}: {status.stable_message or status.message}")
-            raise WorkloadError(
-                status.message, name=name, namespace=self.namespace, reason=status.reason
-            )
+            raise WorkloadError(message, name=name, namespace=self.namespace, reason=status.reason)
         raise WorkloadError(
-            f"not ready after {self.timeout:.0f}s: {status.message}",
+            f"not ready after {self.timeout:.0f}s: {message}",
             name=name,
             namespace=self.namespace,
             reason="Timeout",

@@ -80,7 +80,7 @@ class HFInferenceCreateOperator(DeployOperatorBase):
         if self.wait_for_ready and self.deferrable:
             self._defer_until_ready(context, result)
         if self.wait_for_ready:
-            self.wait_until_serving(workload.name)
+            result["cold_start"] = self.wait_until_serving(workload.name)
         return result
 
     def _defer_until_ready(self, context: Context, result: dict[str, Any]) -> None:
@@ -107,6 +107,7 @@ class HFInferenceCreateOperator(DeployOperatorBase):
         adopted: bool = False,
     ) -> dict[str, Any]:
         """Finish a deferred readiness wait: the XCom result, or fail with the reason."""
+        from airflow_provider_hfinfer.status.coldstart import with_note
         from airflow_provider_hfinfer.triggers.events import ReadinessEvent
 
         self.ran_here = True
@@ -117,6 +118,7 @@ class HFInferenceCreateOperator(DeployOperatorBase):
             result, adopted = pending.get("result"), bool(pending.get("adopted"))
         done = dict(result or {})
         if outcome.status == "ready":
+            done["cold_start"] = outcome.cold_start
             return done
         reason = "Timeout" if outcome.status == "timeout" else outcome.reason
         if outcome.status == "failed":
@@ -129,5 +131,8 @@ class HFInferenceCreateOperator(DeployOperatorBase):
             )
             self.settle_failure(f"{reason}: {outcome.message}")
         raise WorkloadError(
-            outcome.message, name=outcome.name, namespace=outcome.namespace, reason=reason
+            with_note(outcome.message, outcome.cold_start),
+            name=outcome.name,
+            namespace=outcome.namespace,
+            reason=reason,
         )
