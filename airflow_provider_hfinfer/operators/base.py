@@ -35,6 +35,7 @@ from airflow_provider_hfinfer.spec.names import STATE_KEY
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_hfinfer.checks.preflight import PreflightReport
     from airflow_provider_hfinfer.deploy.plan import DeployPlan
     from airflow_provider_hfinfer.render import RenderOptions
 
@@ -182,8 +183,7 @@ class DeployOperatorBase(BaseOperator):
         self.applied: AppliedWorkload | None = None
         """What this attempt applied (set before the apply starts); None: nothing yet."""
         self.ran_here = False
-        """``execute`` started in this process (a failure callback of a freshly parsed
-        task, in the DAG processor, finds False and reads the task state store)."""
+        """``execute`` ran here (a fresh task's failure callback reads the state store)."""
 
     @cached_property
     def hook(self) -> HFInferenceHook:
@@ -267,14 +267,14 @@ class DeployOperatorBase(BaseOperator):
             )
         return workload
 
-    def run_preflight(self, workload: InferenceWorkload) -> None:
+    def run_preflight(self, workload: InferenceWorkload) -> PreflightReport | None:
         """The model pre-flight check (``preflight``); a strict failure is a spec error."""
         from airflow_provider_hfinfer.checks.preflight import PreflightError, run_preflight
         from airflow_provider_hfinfer.checks.preflight.workload import request_for
 
         if self.preflight == "off":
             self.log.info("pre-flight model check is off")
-            return
+            return None
         token = None if self.is_dry_run else self._existing_secret_token(workload)
         try:
             report = run_preflight(
@@ -283,6 +283,7 @@ class DeployOperatorBase(BaseOperator):
         except PreflightError as err:
             raise SpecError(str(err)) from None
         self.log.info("%s", report.summary())
+        return report
 
     def _existing_secret_token(self, workload: InferenceWorkload) -> str | None:
         """The token in the existing Secret the spec names, for pre-flight (masked)."""
@@ -376,9 +377,8 @@ class DeployOperatorBase(BaseOperator):
         from airflow_provider_hfinfer.operators.waiting import poll
         from airflow_provider_hfinfer.status.verdict import Outcome, settled, verdict
 
-        follower = ColdStartFollower(
-            name, self.namespace, self.hook, self.log, stall_after=self.stall_after
-        )
+        follower = ColdStartFollower(name, self.namespace, self.hook, self.log)
+        follower.stall_after = self.stall_after
         status, _ = poll(self, name, self.timeout, until=settled, cold_start=follower)
         outcome = verdict(status)
         if outcome is Outcome.SERVING:
