@@ -36,6 +36,7 @@ from airflow_provider_hfinfer.status.podstart import (
     PodStart,
     format_seconds,
     job_outcome,
+    likely_cause,
     pod_start,
 )
 from airflow_provider_hfinfer.status.scope import event_record
@@ -211,7 +212,10 @@ def _failure(follower: _Follower, why: str) -> WorkloadError:
     where = f" while {start.label}" if start else ""
     spent = format_seconds(sum(start.durations.values())) if start else "?"
     detail = ""
-    if start is not None and start.stall is not None:
+    cause = likely_cause(follower.tail)
+    if cause:
+        detail = f"; likely cause: {cause}"
+    elif start is not None and start.stall is not None:
         detail = f"; likely cause: {start.stall.cause}"
     elif follower.tail:
         detail = f"; log: {log_excerpt(follower.tail)}"

@@ -330,6 +330,12 @@ _DOWNLOAD_CAUSES = {
 }
 
 
+def likely_cause(log_tail: str | None) -> str:
+    """The likely cause a failed download's log tail shows (throttled, gated...), or ""."""
+    facts = read_log(log_tail, None)
+    return _DOWNLOAD_CAUSES[facts.cause] if facts.cause else ""
+
+
 def _has_token(spec: K8sObject) -> bool:
     return any(get_str(item, "name") == "HF_TOKEN" for item in get_list(spec, "env"))
 

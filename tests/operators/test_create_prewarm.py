@@ -239,3 +239,22 @@ def test_without_a_warm_cache_every_replica_downloads_the_whole_model(
     # pre-flight's config.json, then every file the cache keeps, once per replica
     assert len(downloads) == 1 + 2 * 5
     assert first == second > 0
+
+
+def test_a_failed_download_fails_the_deploy_with_the_phase_and_the_cause(
+    cluster: Cluster,
+    fake_kube_conn_id: str,
+    run_task: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gated = FakeRepo(MODEL, SHA, LLAMA_8B_CONFIG, None, files=dict(FILES), gated="manual")
+    cluster.hub.repos[MODEL] = gated
+    run = run_task(lambda: create(fake_kube_conn_id, cluster.hub, preflight="off", retries=0))
+    text = logged(capsys, caplog)
+    assert run.state == "failed"
+    assert f"prewarm Job {NAME}-prewarm failed while downloading weights, after " in text
+    assert "likely cause: the Hub refused the download (gated or private model)" in text
+    assert len(cluster.jobs.seen) == 1  # one Job, its pods retried up to backoffLimit
+    deployment = cluster.fake.get_object("apps/v1", "deployments", NS, NAME)
+    assert deployment is None or deployment["spec"].get("replicas", 0) == 0  # never scaled up
