@@ -39,6 +39,7 @@ def observe(
     grace_periods: Mapping[str, float] | None = None,
     min_ready: int | None = None,
     with_log_tail: bool = False,
+    snapshot: dict[str, Any] | None = None,
 ) -> WorkloadStatus:
     """Read the workload once and judge it.
 
@@ -51,12 +52,14 @@ def observe(
         min_ready: Ready replicas required (default: all desired).
         with_log_tail: On a terminal crash, read the crashed pod's log tail and
             judge again with it quoted.
+        snapshot: The workload's objects when the caller already read them (the
+            cold-start model judges the same read).
     """
-    snapshot = client.workload_snapshot(name, namespace)
+    objects = snapshot if snapshot is not None else client.workload_snapshot(name, namespace)
 
     def judge(log_tails: dict[str, str]) -> WorkloadStatus:
         return assess(
-            **snapshot,
+            **objects,
             now=datetime.now(timezone.utc),
             grace_period_seconds=grace_period,
             grace_periods=grace_periods,

@@ -200,9 +200,15 @@ class HFInferenceHook(BaseHook):
         request = plan_proxy(service, namespace, path, port=port, body=dict(body))
         return self.client.exchange(request, timeout=timeout)
 
-    def pod_log_tail(self, pod: str, namespace: str, lines: int = 20) -> str | None:
-        """The last ``lines`` lines of a pod's log; None when it cannot be read."""
-        status, body = self.client.exchange(plan_log(pod, namespace, tail_lines=lines))
+    def pod_log_tail(
+        self, pod: str, namespace: str, lines: int = 20, *, timestamps: bool = False
+    ) -> str | None:
+        """The last ``lines`` lines of a pod's log (kubelet-dated with ``timestamps``).
+
+        Returns None when the log cannot be read.
+        """
+        request = plan_log(pod, namespace, tail_lines=lines, timestamps=timestamps)
+        status, body = self.client.exchange(request)
         return body.decode(errors="replace") if status == 200 else None
 
     def list_pool_nodes(self, label_key: str, pools: Sequence[str]) -> list[dict[str, Any]]:

@@ -234,15 +234,22 @@ def plan_proxy(
     )
 
 
-def plan_log(pod: str, namespace: str, *, tail_lines: int) -> KubeRequest:
-    """Plan reading the last ``tail_lines`` lines of a pod's log (RBAC ``get pods/log``)."""
+def plan_log(pod: str, namespace: str, *, tail_lines: int, timestamps: bool = False) -> KubeRequest:
+    """Plan reading the last ``tail_lines`` lines of a pod's log (RBAC ``get pods/log``).
+
+    With ``timestamps`` the kubelet prefixes each line with the RFC 3339 time it was
+    written, which dates the cold-start phases a log tail tells.
+    """
+    query: tuple[tuple[str, str], ...] = (("tailLines", str(tail_lines)),)
+    if timestamps:
+        query += (("timestamps", "true"),)
     return KubeRequest(
         "GET",
         f"{POD.path(namespace, pod)}/log",
         POD,
         namespace,
         pod,
-        (("tailLines", str(tail_lines)),),
+        query,
         subresource="log",
         accept="*/*",
     )

@@ -54,7 +54,9 @@ EVENT = Resource("v1", "Event", "events")
 RESOURCE_QUOTA = Resource("v1", "ResourceQuota", "resourcequotas")
 NAMESPACE = Resource("v1", "Namespace", "namespaces", namespaced=False)
 NODE = Resource("v1", "Node", "nodes", namespaced=False)
+PERSISTENT_VOLUME_CLAIM = Resource("v1", "PersistentVolumeClaim", "persistentvolumeclaims")
 DEPLOYMENT = Resource("apps/v1", "Deployment", "deployments")
+JOB = Resource("batch/v1", "Job", "jobs")
 REPLICA_SET = Resource("apps/v1", "ReplicaSet", "replicasets")
 SCALED_OBJECT = Resource("keda.sh/v1alpha1", "ScaledObject", "scaledobjects")
 HTTP_SCALED_OBJECT = Resource("http.keda.sh/v1alpha1", "HTTPScaledObject", "httpscaledobjects")
@@ -73,8 +75,10 @@ ALL = (
     RESOURCE_QUOTA,
     NAMESPACE,
     NODE,
+    PERSISTENT_VOLUME_CLAIM,
     DEPLOYMENT,
     REPLICA_SET,
+    JOB,
     SCALED_OBJECT,
     HTTP_SCALED_OBJECT,
     REQUEST_AUTHENTICATION,

@@ -15,8 +15,8 @@ triggers.runai.RunaiReadyTrigger`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,6 +25,7 @@ from airflow_provider_hfinfer.status import DEFAULT_GRACE_PERIOD_SECONDS
 if TYPE_CHECKING:
     from airflow.triggers.base import BaseTrigger
 
+    from airflow_provider_hfinfer.deploy.coldstart import ColdStartFollower
     from airflow_provider_hfinfer.deploy.finish import WorkloadClient
     from airflow_provider_hfinfer.hooks.inference import HFInferenceHook
     from airflow_provider_hfinfer.hooks.runai import RunaiHook
@@ -53,6 +54,9 @@ def choose_backend(backend: str | None, runai_conn_id: str | None) -> str:
 class Log(Protocol):
     """The task's log."""
 
+    def info(self, msg: Any, /, *args: Any) -> Any:
+        """Report progress."""
+
     def warning(self, msg: Any, /, *args: Any) -> Any:
         """Report something the user should know."""
 
@@ -80,11 +84,18 @@ class KubernetesBackend:
         grace_periods: Mapping[str, float] | None = None,
         min_ready: int | None = None,
         with_log_tail: bool = False,
+        cold_start: ColdStartFollower | None = None,
+        is_final: Callable[[WorkloadStatus], bool] | None = None,
     ) -> WorkloadStatus:
-        """One snapshot of the workload's objects, judged by the readiness model."""
+        """One snapshot of the workload's objects, judged by the readiness model.
+
+        With ``cold_start``, the same snapshot also feeds the cold-start follower
+        (``is_final(status)`` says whether this is the wait's last read).
+        """
         from airflow_provider_hfinfer.deploy.wait import observe
 
-        return observe(
+        snapshot = None if cold_start is None else self.hook.workload_snapshot(name, namespace)
+        status = observe(
             self.hook,
             name,
             namespace,
@@ -92,6 +103,27 @@ class KubernetesBackend:
             grace_periods=grace_periods,
             min_ready=min_ready,
             with_log_tail=with_log_tail,
+            snapshot=snapshot,
+        )
+        if cold_start is not None and snapshot is not None:
+            final = is_final is not None and is_final(status)
+            cold_start.observe(snapshot, datetime.now(timezone.utc), final=final)
+        return status
+
+    def cold_start(
+        self,
+        name: str,
+        namespace: str,
+        log: Log,
+        *,
+        stall_after: float,
+        min_ready: int | None = None,
+    ) -> ColdStartFollower:
+        """A follower of the workload's cold start (phases from pods, events and logs)."""
+        from airflow_provider_hfinfer.deploy.coldstart import ColdStartFollower
+
+        return ColdStartFollower(
+            name, namespace, self.hook, log, stall_after=stall_after, min_ready=min_ready
         )
 
     def trigger(self, name: str, namespace: str, **kwargs: Any) -> BaseTrigger:
@@ -182,12 +214,15 @@ class RunaiBackend:
         grace_periods: Mapping[str, float] | None = None,
         min_ready: int | None = None,
         with_log_tail: bool = False,
+        cold_start: ColdStartFollower | None = None,
+        is_final: Callable[[WorkloadStatus], bool] | None = None,
     ) -> WorkloadStatus:
         """One read of the Run:ai workload, judged by the same readiness verdict.
 
         ``grace_periods`` names Kubernetes failure classes (scheduler, quota and registry
         messages), which Run:ai's phases do not report; the sensor refuses them for this
-        backend when the DAG is parsed, and only ``grace_period`` applies here.
+        backend when the DAG is parsed, and only ``grace_period`` applies here. There is
+        no cold-start follower either (:meth:`cold_start` gives none).
         """
         from airflow_provider_hfinfer.runai.apply import observe_named
 
@@ -222,6 +257,18 @@ class RunaiBackend:
             max_interval=self.max_interval,
             **kwargs,
         )
+
+    def cold_start(
+        self,
+        name: str,
+        namespace: str,
+        log: Log,
+        *,
+        stall_after: float,
+        min_ready: int | None = None,
+    ) -> ColdStartFollower | None:
+        """None: Run:ai's API reports the workload's phase, not its pods' events and logs."""
+        return None
 
     def workload_client(self) -> WorkloadClient:
         """List, annotate and delete the Run:ai workload as one object."""

@@ -43,6 +43,7 @@ from airflow_provider_hfinfer.spec.names import STATE_KEY
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_hfinfer.checks.preflight import PreflightReport
     from airflow_provider_hfinfer.deploy.plan import DeployPlan
     from airflow_provider_hfinfer.render import RenderOptions
 
@@ -119,6 +120,8 @@ class DeployOperatorBase(BaseOperator):
             (a Run:ai inference workload; ``namespace`` is the Run:ai project); default
             ``runai`` exactly when ``runai_conn_id`` is given.
         runai_conn_id: The Airflow ``runai`` connection, for ``backend="runai"``.
+        stall_after: Seconds a cold-start phase may show no progress before the wait
+            warns, naming the phase and its likely cause (default 600).
         on_failure: What happens to the applied workload when the readiness wait
             ends on a terminal failure, the task is killed (``on_kill``,
             ``execution_timeout``) or fails for good (``on_failure_callback``):
@@ -158,6 +161,7 @@ class DeployOperatorBase(BaseOperator):
         preflight: Literal["strict", "warn", "off"] = "strict",
         hf_endpoint: str | None = None,
         strict_node_pool_order: bool = False,
+        stall_after: float = 600.0,
         on_failure: FailurePolicy = "mark_failed",
         backend: Literal["kubernetes", "runai"] | None = None,
         runai_conn_id: str | None = None,
@@ -185,11 +189,11 @@ class DeployOperatorBase(BaseOperator):
         self.preflight = preflight
         self.hf_endpoint = hf_endpoint
         self.strict_node_pool_order = strict_node_pool_order
+        self.stall_after = float(stall_after)
         self.applied: AppliedWorkload | None = None
         """What this attempt applied (set before the apply starts); None: nothing yet."""
         self.ran_here = False
-        """``execute`` started in this process (a failure callback of a freshly parsed
-        task, in the DAG processor, finds False and reads the task state store)."""
+        """``execute`` ran here (a fresh task's failure callback reads the state store)."""
 
     @cached_property
     def hook(self) -> HFInferenceHook:
@@ -284,14 +288,14 @@ class DeployOperatorBase(BaseOperator):
             )
         return workload
 
-    def run_preflight(self, workload: InferenceWorkload) -> None:
+    def run_preflight(self, workload: InferenceWorkload) -> PreflightReport | None:
         """The model pre-flight check (``preflight``); a strict failure is a spec error."""
         from airflow_provider_hfinfer.checks.preflight import PreflightError, run_preflight
         from airflow_provider_hfinfer.checks.preflight.workload import request_for
 
         if self.preflight == "off":
             self.log.info("pre-flight model check is off")
-            return
+            return None
         token = None
         if not self.is_dry_run:
             token = self.backend_impl.existing_secret_token(workload, self.namespace, self.log)
@@ -302,6 +306,7 @@ class DeployOperatorBase(BaseOperator):
         except PreflightError as err:
             raise SpecError(str(err)) from None
         self.log.info("%s", report.summary())
+        return report
 
     def record_state(self, context: Context, name: str) -> None:
         """Note the workload in the task state store (Airflow >= 3.3; survives a worker crash)."""
@@ -371,22 +376,26 @@ class DeployOperatorBase(BaseOperator):
 
         return resume_on_runai(self, context, event, kwargs.get("pending"))
 
-    def wait_until_serving(self, name: str) -> None:
-        """Poll until the workload serves; a terminal failure settles it and fails the task."""
+    def wait_until_serving(self, name: str) -> dict[str, Any] | None:
+        """Poll until it serves (return the cold-start breakdown); fail on a terminal failure."""
+        from airflow_provider_hfinfer.deploy.coldstart import with_note
         from airflow_provider_hfinfer.operators.waiting import poll
         from airflow_provider_hfinfer.status.verdict import Outcome, settled, verdict
 
-        status, _ = poll(self, name, self.timeout, until=settled)
+        follower = self.backend_impl.cold_start(
+            name, self.namespace, self.log, stall_after=self.stall_after
+        )
+        status, _ = poll(self, name, self.timeout, until=settled, cold_start=follower)
+        breakdown = follower.breakdown() if follower is not None else None
         outcome = verdict(status)
         if outcome is Outcome.SERVING:
-            return
+            return breakdown
+        message = with_note(status.message, breakdown)
         if outcome is Outcome.FAILED:
             self.settle_failure(f"{status.reason}: {status.stable_message or status.message}")
-            raise WorkloadError(
-                status.message, name=name, namespace=self.namespace, reason=status.reason
-            )
+            raise WorkloadError(message, name=name, namespace=self.namespace, reason=status.reason)
         raise WorkloadError(
-            f"not ready after {self.timeout:.0f}s: {status.message}",
+            f"not ready after {self.timeout:.0f}s: {message}",
             name=name,
             namespace=self.namespace,
             reason="Timeout",
@@ -416,31 +425,15 @@ class DeployOperatorBase(BaseOperator):
 
     def settle_failure(self, reason: str, context: Context | None = None) -> None:
         """Apply ``on_failure`` to the workload this task applied, once per attempt."""
-        from airflow_provider_hfinfer.operators.failure import settle
+        from airflow_provider_hfinfer.operators.failure import recorded_target, settle
 
         target = self.applied
         if target is None and not self.ran_here and context is not None:
-            target = self._recorded_target(context)
+            target = recorded_target(context.get("task_state_store"), self.log)
         if target is None or target.settled:
             return
         self.applied = target.settled_now()
         settle(self.on_failure, target, self.backend_impl.workload_client(), reason, self.log)
-
-    def _recorded_target(self, context: Context) -> AppliedWorkload | None:
-        """The workload the task state store names (the failed task's only trace).
-
-        The DAG processor runs failure callbacks of a worker that died on a freshly
-        parsed task, which applied nothing in this process.
-        """
-        store = context.get("task_state_store")
-        try:
-            state = store.get(STATE_KEY) if store is not None else None
-        except Exception as err:  # noqa: BLE001 - a missing store backend must not mask the failure
-            self.log.warning("cannot read the task state store: %s", err)
-            return None
-        if isinstance(state, dict) and state.get("name") and state.get("namespace"):
-            return AppliedWorkload(str(state["name"]), str(state["namespace"]))
-        return None
 
     @staticmethod
     def now() -> datetime:

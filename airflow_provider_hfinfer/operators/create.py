@@ -26,6 +26,8 @@ from airflow_provider_hfinfer.spec.names import PENDING_RESULT_KEY
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_hfinfer.spec import InferenceWorkload
+
 __all__ = ["HFInferenceCreateOperator", "mask_spec_tokens"]
 
 
@@ -56,12 +58,18 @@ class HFInferenceCreateOperator(DeployOperatorBase):
         from airflow_provider_hfinfer.deploy import apply as step
         from airflow_provider_hfinfer.deploy.describe import describe_plan, redact_manifests
         from airflow_provider_hfinfer.deploy.plan import prepare
+        from airflow_provider_hfinfer.deploy.prewarm import PrewarmWait, prewarm_cache
         from airflow_provider_hfinfer.render import RenderContext
 
         workload = self.resolve_workload()
-        self.run_preflight(workload)
+        report = self.run_preflight(workload)
+        self._check_cache(workload)
         options = self.cluster_options()
-        context_ = RenderContext(owner=task_identity(context), record_spec=True)
+        context_ = RenderContext(
+            owner=task_identity(context),
+            record_spec=True,
+            model_bytes=report.weight_bytes if report is not None else None,
+        )
         plan = prepare(workload, self.namespace, options, context_)
         self.log.info("%s", describe_plan(workload, plan.manifests, self.namespace))
         result = plan.result(dry_run=self.is_dry_run)
@@ -76,12 +84,40 @@ class HFInferenceCreateOperator(DeployOperatorBase):
         if self.strict_node_pool_order:
             plan = step.pin_pool(self.hook, plan, self.log)
         self.applied = step.in_flight(plan, existing)
+        warm = prewarm_cache(
+            self.hook,
+            plan,
+            existing,
+            self.log,
+            PrewarmWait(poll_interval=self.poll_interval, stall_after=self.stall_after),
+        )
+        if warm is not None:
+            result["prewarm"] = warm
         step.apply_plan(self.hook, plan, existing, self.log)
         if self.wait_for_ready and self.deferrable:
             self._defer_until_ready(context, result)
         if self.wait_for_ready:
-            self.wait_until_serving(workload.name)
+            result["cold_start"] = self.wait_until_serving(workload.name)
         return result
+
+    def _check_cache(self, workload: InferenceWorkload) -> None:
+        """A ``pvc`` model cache: the claim exists, binds, mounts everywhere, fits the files."""
+        from airflow_provider_hfinfer.deploy.cachecheck import check_model_cache
+
+        if workload.cache.type != "pvc" or self.preflight == "off":
+            return
+        token = workload.inline_token()
+        if token is None and not self.is_dry_run:
+            token = self.backend_impl.existing_secret_token(workload, self.namespace, self.log)
+        check_model_cache(
+            self.hook,
+            workload,
+            self.namespace,
+            token=token,
+            endpoint=self.hf_endpoint,
+            mode=self.preflight,
+            log=self.log,
+        )
 
     def _defer_until_ready(self, context: Context, result: dict[str, Any]) -> None:
         """Hand the readiness wait to the triggerer; ``execute_complete`` finishes."""
@@ -107,6 +143,7 @@ class HFInferenceCreateOperator(DeployOperatorBase):
         adopted: bool = False,
     ) -> dict[str, Any]:
         """Finish a deferred readiness wait: the XCom result, or fail with the reason."""
+        from airflow_provider_hfinfer.status.coldstart import with_note
         from airflow_provider_hfinfer.triggers.events import ReadinessEvent
 
         self.ran_here = True
@@ -117,6 +154,7 @@ class HFInferenceCreateOperator(DeployOperatorBase):
             result, adopted = pending.get("result"), bool(pending.get("adopted"))
         done = dict(result or {})
         if outcome.status == "ready":
+            done["cold_start"] = outcome.cold_start
             return done
         reason = "Timeout" if outcome.status == "timeout" else outcome.reason
         if outcome.status == "failed":
@@ -129,5 +167,8 @@ class HFInferenceCreateOperator(DeployOperatorBase):
             )
             self.settle_failure(f"{reason}: {outcome.message}")
         raise WorkloadError(
-            outcome.message, name=outcome.name, namespace=outcome.namespace, reason=reason
+            with_note(outcome.message, outcome.cold_start),
+            name=outcome.name,
+            namespace=outcome.namespace,
+            reason=reason,
         )

@@ -5,16 +5,20 @@ its ``auto_delete_after`` applies; TTL 0 deletes at once), ``delete`` (removed
 now) or ``keep`` (left running, e.g. to debug), applied to the one
 :class:`~airflow_provider_hfinfer.deploy.state.AppliedWorkload` the task
 applied. A workload another task deployed is never this task's to fail.
+It also owns :func:`recorded_target`: the workload a task's state store names,
+for a failure callback that runs where nothing was applied.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from airflow_provider_hfinfer.deploy.apply import Log
 from airflow_provider_hfinfer.deploy.finish import WorkloadClient, delete_objects, mark_finished
 from airflow_provider_hfinfer.deploy.marks import FinishedPhase
 from airflow_provider_hfinfer.deploy.state import AppliedWorkload
+from airflow_provider_hfinfer.spec.names import STATE_KEY
 
 
 def settle(
@@ -70,3 +74,20 @@ def settle(
             result.finished_at,
             result.expires_at or "never (no auto_delete_after)",
         )
+
+
+def recorded_target(store: Any, log: Log) -> AppliedWorkload | None:
+    """The workload the task state store names (a failed task's only trace).
+
+    The DAG processor runs failure callbacks of a worker that died on a freshly
+    parsed task, which applied nothing in this process; ``store`` is the
+    context's ``task_state_store`` (Airflow >= 3.3), or None.
+    """
+    try:
+        state = store.get(STATE_KEY) if store is not None else None
+    except Exception as err:  # noqa: BLE001 - a missing store backend must not mask the failure
+        log.warning("cannot read the task state store: %s", err)
+        return None
+    if isinstance(state, dict) and state.get("name") and state.get("namespace"):
+        return AppliedWorkload(str(state["name"]), str(state["namespace"]))
+    return None

@@ -21,6 +21,7 @@ from airflow_provider_hfinfer.spec.names import PENDING_RESULT_KEY
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_hfinfer.deploy.coldstart import ColdStartFollower
     from airflow_provider_hfinfer.operators.base import DeployOperatorBase
     from airflow_provider_hfinfer.status import WorkloadStatus
 
@@ -33,6 +34,7 @@ def poll(
     until: Callable[[WorkloadStatus], bool],
     label: str | None = None,
     on_status: Callable[[WorkloadStatus], None] | None = None,
+    cold_start: ColdStartFollower | None = None,
 ) -> tuple[WorkloadStatus, float]:
     """Poll the workload every ``poll_interval`` until ``until`` holds or ``timeout`` passes.
 
@@ -43,6 +45,8 @@ def poll(
         until: When to stop before ``timeout``.
         label: How progress lines name the workload (default ``name``).
         on_status: Also called with every changed status (after the progress line).
+        cold_start: Follows the cold start on the same reads (phase lines, stall
+            warnings, the breakdown read once more when the wait ends).
 
     Returns:
         The last status and the seconds followed.
@@ -56,7 +60,9 @@ def poll(
             on_status(status)
 
     return follow(
-        lambda: operator.backend_impl.observe(name, operator.namespace),
+        lambda: operator.backend_impl.observe(
+            name, operator.namespace, cold_start=cold_start, is_final=until
+        ),
         timeout=timeout,
         poll_interval=operator.poll_interval,
         until=until,
@@ -96,6 +102,7 @@ def defer_wait(
         operator.namespace,
         timeout=timeout,
         started_at=started_at,
+        stall_after=operator.stall_after,
         # As the polling waits: a workload its autoscaler holds at zero is up.
         accept_scaled_to_zero=True,
     )

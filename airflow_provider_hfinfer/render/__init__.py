@@ -58,7 +58,7 @@ def render_kubernetes(
     manifests += render_access(workload, namespace, options, stamp)
     manifests.append(render_service(workload, namespace, options, stamp))
     manifests.append(render_deployment(workload, namespace, options, stamp))
-    scaler = render_scaler(workload, namespace, options, stamp)
+    scaler = None if stamp.context.hold else render_scaler(workload, namespace, options, stamp)
     if scaler:
         manifests.append(scaler)
     return manifests

@@ -82,7 +82,9 @@ def render_scaled_object(
             "pollingInterval": options.keda_polling_interval,
             "cooldownPeriod": options.keda_cooldown_period,
             # A new replica needs minutes to load the model; do not judge it before.
-            "initialCooldownPeriod": startup_window_seconds(workload, options),
+            "initialCooldownPeriod": startup_window_seconds(
+                workload, options, stamp.context.model_bytes
+            ),
             "triggers": [
                 {
                     "type": "prometheus",
@@ -114,7 +116,7 @@ def render_http_scaled_object(
         scaling_metric = {
             "requestRate": {"targetValue": target, "window": "1m", "granularity": "1s"}
         }
-    window = startup_window_seconds(workload, options)
+    window = startup_window_seconds(workload, options, stamp.context.model_bytes)
     return {
         "apiVersion": KEDA_HTTP_API,
         "kind": "HTTPScaledObject",

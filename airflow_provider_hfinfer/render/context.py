@@ -4,7 +4,8 @@ This module owns :class:`RenderContext`, the inputs that are not part of the
 workload spec but shape the rendered objects: the task identity recorded as
 ``hfinfer.io/owner`` on every object, whether the Deployment records the spec
 (the next rollout's rollback target) and the spec this rollout replaces, and the
-node pool strict placement pinned the pods to. They are inputs of the renderer,
+node pool strict placement pinned the pods to, whether the replicas are held at
+zero while the model cache is prewarmed, and the model's size. They are inputs of the renderer,
 never patched onto its output, so the renderer stays the one producer of
 manifests. None of them enters the spec hash: a new owner or record alone is not
 drift. Pure: no I/O.
@@ -29,12 +30,18 @@ class RenderContext:
         previous: The spec this rollout replaces, recorded redacted on the Deployment
             (``hfinfer.io/previous-spec``) so a resumed task finds its way back.
         pinned_pool: Strict node-pool order: the one pool the pods must land in.
+        hold: Render the Deployment at zero replicas and no autoscaler (the prewarm
+            Job fills the model cache first; the full render scales it up after).
+        model_bytes: The model's weight bytes, when pre-flight measured them: the
+            startup probe's window is derived from them.
     """
 
     owner: str | None = None
     record_spec: bool = False
     previous: InferenceWorkload | None = None
     pinned_pool: str | None = None
+    hold: bool = False
+    model_bytes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -42,14 +42,33 @@ def number_text(value: float) -> str:
     return repr(float(value))
 
 
-def startup_window_seconds(workload: InferenceWorkload, options: RenderOptions) -> int:
+ENGINE_START_SECONDS = 300
+"""vLLM's own start besides the weights: CUDA init, memory profiling, CUDA graphs."""
+LOAD_BYTES_PER_SECOND = 100e6
+"""Weights read into GPU memory; BentoML measured about 2 minutes for Llama-3.1-8B."""
+DOWNLOAD_BYTES_PER_SECOND = 40e6
+"""A conservative Hub download rate for vLLM 0.6.4's plain ``snapshot_download``."""
+WINDOW_MARGIN = 1.5
+
+
+def startup_window_seconds(
+    workload: InferenceWorkload, options: RenderOptions, model_bytes: int | None = None
+) -> int:
     """How long a replica may take to load the model before it is restarted.
 
-    Larger models need more GPUs and load longer, so the GPU count scales the
-    window: 15 minutes for one GPU, 5 more per extra GPU, at most 30 minutes.
+    With the weights' size known (pre-flight measured it): 1.5 x (engine start +
+    loading at 100 MB/s + downloading at 40 MB/s unless the cache is prewarmed),
+    between 10 minutes and 2 hours, so a large model is not restarted mid-download.
+    Otherwise the GPU count stands in for the size: 15 minutes for one GPU, 5
+    more per extra GPU, at most 30 minutes.
     """
     if options.startup_timeout_seconds is not None:
         return options.startup_timeout_seconds
+    if model_bytes:
+        seconds = ENGINE_START_SECONDS + model_bytes / LOAD_BYTES_PER_SECOND
+        if not workload.cache.prewarm:
+            seconds += model_bytes / DOWNLOAD_BYTES_PER_SECOND
+        return int(min(7200, max(600, math.ceil(WINDOW_MARGIN * seconds / 60) * 60)))
     return min(900 + 300 * (workload.compute.gpus - 1), 1800)
 
 
@@ -81,21 +100,46 @@ def vllm_args(workload: InferenceWorkload) -> list[str]:
     return args + list(vllm.extra_args)
 
 
+def token_env(workload: InferenceWorkload) -> list[dict[str, Any]]:
+    """``HF_TOKEN`` from the workload's Secret (``secretKeyRef``), when it has a token."""
+    name = md.secret_name(workload)
+    if not name:
+        return []
+    return [
+        {
+            "name": "HF_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": name, "key": md.secret_key(workload)}},
+        }
+    ]
+
+
+def image_pull_policy(image: str) -> str:
+    """``IfNotPresent`` for a pinned image (a tag other than ``latest``, or a digest).
+
+    A pinned tag names the same image on every node, so a node that already pulled
+    it (a replica before, the prewarm Job) starts the next replica without a pull;
+    ``latest`` or no tag may move, so it is pulled every time (``Always``).
+    """
+    if "@" in image:
+        return "IfNotPresent"
+    tail = image.rsplit("/", 1)[-1]
+    tag = tail.partition(":")[2]
+    return "IfNotPresent" if tag and tag != "latest" else "Always"
+
+
 def _env(workload: InferenceWorkload) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "HF_HOME", "value": HF_HOME},
         {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
         {"name": "DO_NOT_TRACK", "value": "1"},
     ]
-    name = md.secret_name(workload)
-    if name:
-        env.append(
-            {
-                "name": "HF_TOKEN",
-                "valueFrom": {"secretKeyRef": {"name": name, "key": md.secret_key(workload)}},
-            }
-        )
-    return env
+    if workload.cache.prewarm:
+        # The prewarm Job filled the cache: never ask the Hub, never write the cache.
+        env += [
+            {"name": "HF_HUB_OFFLINE", "value": "1"},
+            {"name": "HF_MODULES_CACHE", "value": "/tmp/hf_modules"},
+        ]
+    return env + token_env(workload)
 
 
 def _resources(workload: InferenceWorkload, options: RenderOptions) -> dict[str, Any]:
@@ -114,7 +158,9 @@ def _resources(workload: InferenceWorkload, options: RenderOptions) -> dict[str,
     return {"requests": requests, "limits": limits}
 
 
-def _probes(workload: InferenceWorkload, options: RenderOptions) -> dict[str, Any]:
+def _probes(
+    workload: InferenceWorkload, options: RenderOptions, model_bytes: int | None
+) -> dict[str, Any]:
     def http_probe(period: int, failures: int, timeout: int) -> dict[str, Any]:
         return {
             "httpGet": {"path": "/health", "port": "http"},
@@ -123,7 +169,7 @@ def _probes(workload: InferenceWorkload, options: RenderOptions) -> dict[str, An
             "timeoutSeconds": timeout,
         }
 
-    window = startup_window_seconds(workload, options)
+    window = startup_window_seconds(workload, options, model_bytes)
     return {
         "startupProbe": http_probe(
             STARTUP_PERIOD_SECONDS, math.ceil(window / STARTUP_PERIOD_SECONDS), 5
@@ -136,10 +182,10 @@ def _probes(workload: InferenceWorkload, options: RenderOptions) -> dict[str, An
 def _volumes(workload: InferenceWorkload, options: RenderOptions) -> list[dict[str, Any]]:
     cache = workload.cache
     if cache.type == "pvc":
-        cache_volume: dict[str, Any] = {
-            "name": "model-cache",
-            "persistentVolumeClaim": {"claimName": cache.claim_name},
-        }
+        claim: dict[str, Any] = {"claimName": cache.claim_name}
+        if cache.prewarm:
+            claim["readOnly"] = True
+        cache_volume: dict[str, Any] = {"name": "model-cache", "persistentVolumeClaim": claim}
     else:
         empty_dir: dict[str, Any] = {}
         if cache.size_limit:
@@ -171,32 +217,39 @@ def _pod_annotations(workload: InferenceWorkload, options: RenderOptions) -> dic
     return annotations
 
 
-def render_container(workload: InferenceWorkload, options: RenderOptions) -> dict[str, Any]:
-    """Render the vLLM container."""
+def render_container(
+    workload: InferenceWorkload, options: RenderOptions, model_bytes: int | None = None
+) -> dict[str, Any]:
+    """Render the vLLM container (``model_bytes``: the weights' size, when known)."""
+    image = workload.vllm.image or options.default_image
+    cache_mount: dict[str, Any] = {"name": "model-cache", "mountPath": CACHE_MOUNT}
+    if workload.cache.prewarm:
+        cache_mount["readOnly"] = True
     return {
         "name": md.CONTAINER_NAME,
-        "image": workload.vllm.image or options.default_image,
+        "image": image,
+        "imagePullPolicy": image_pull_policy(image),
         "args": vllm_args(workload),
         "ports": [{"name": "http", "containerPort": md.CONTAINER_PORT, "protocol": "TCP"}],
         "env": _env(workload),
         "resources": _resources(workload, options),
-        "volumeMounts": [
-            {"name": "model-cache", "mountPath": CACHE_MOUNT},
-            {"name": "dshm", "mountPath": "/dev/shm"},
-        ],
-        **_probes(workload, options),
+        "volumeMounts": [cache_mount, {"name": "dshm", "mountPath": "/dev/shm"}],
+        **_probes(workload, options, model_bytes),
     }
 
 
 def render_pod_spec(
-    workload: InferenceWorkload, options: RenderOptions, pinned_pool: str | None = None
+    workload: InferenceWorkload,
+    options: RenderOptions,
+    pinned_pool: str | None = None,
+    model_bytes: int | None = None,
 ) -> dict[str, Any]:
     """Render the pod spec: container, volumes and scheduling rules.
 
     ``pinned_pool`` (strict node-pool order) narrows the node-pool rule to that pool.
     """
     pod: dict[str, Any] = {
-        "containers": [render_container(workload, options)],
+        "containers": [render_container(workload, options, model_bytes)],
         "volumes": _volumes(workload, options),
         # A Service named like an env var prefix (e.g. 'vllm') would inject VLLM_PORT
         # and break vLLM's own config parsing; the pods need no service links.
@@ -221,7 +274,8 @@ def render_deployment(
     """Render the Deployment.
 
     ``replicas`` is left out when a scaler owns it, so re-applying the spec never
-    fights the autoscaler over the replica count.
+    fights the autoscaler over the replica count; it is 0 while the context holds
+    the replicas back for the prewarm Job.
     """
     if workload.update_strategy == "Recreate":
         strategy: dict[str, Any] = {"type": "Recreate"}
@@ -231,16 +285,23 @@ def render_deployment(
         "selector": {"matchLabels": md.selector_labels(workload)},
         "strategy": strategy,
         "revisionHistoryLimit": 3,
-        "progressDeadlineSeconds": startup_window_seconds(workload, options) + 600,
+        "progressDeadlineSeconds": startup_window_seconds(
+            workload, options, stamp.context.model_bytes
+        )
+        + 600,
         "template": {
             "metadata": {
                 "labels": md.provider_labels(workload),
                 "annotations": _pod_annotations(workload, options),
             },
-            "spec": render_pod_spec(workload, options, stamp.context.pinned_pool),
+            "spec": render_pod_spec(
+                workload, options, stamp.context.pinned_pool, stamp.context.model_bytes
+            ),
         },
     }
-    if not workload.autoscaled:
+    if stamp.context.hold:
+        spec = {"replicas": 0, **spec}
+    elif not workload.autoscaled:
         spec = {"replicas": workload.replicas.min, **spec}
     return {
         "apiVersion": "apps/v1",

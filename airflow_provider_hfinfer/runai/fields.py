@@ -182,6 +182,12 @@ FIELD_TABLE: tuple[FieldRow, ...] = (
         "emptyDir sizeLimit",
     ),
     FieldRow(
+        "cache.prewarm",
+        (),
+        "a Job that downloads the model into the PVC before the Deployment scales up",
+        "refused: the Run:ai backend submits the inference workload only",
+    ),
+    FieldRow(
         "update_strategy",
         (),
         "Deployment strategy",

@@ -16,7 +16,9 @@ such field is named with the API's rule and the fix, never dropped silently:
 * ``tolerations[].toleration_seconds`` of 0 (``seconds`` is at least 1);
 * label and annotation keys over 63 characters (Run:ai's ``name`` limit);
 * a PVC claim name over 63 characters (``claimName``);
-* ``update_strategy: Recreate`` (Run:ai rolls a new revision out next to the old).
+* ``update_strategy: Recreate`` (Run:ai rolls a new revision out next to the old);
+* ``cache.prewarm`` (a Kubernetes Job beside the workload, which Run:ai's API has no
+  place for).
 
 Pure: no I/O.
 """
@@ -113,6 +115,13 @@ def _metadata_problems(workload: InferenceWorkload) -> list[str]:
         problems.append(
             f"cache.claim_name is {len(claim)} characters, more than the {MAX_RUNAI_KEY} "
             "Run:ai accepts for storage.pvc[].claimName: use a claim with a shorter name"
+        )
+    if workload.cache.prewarm:
+        problems.append(
+            "cache.prewarm fills the claim with a Kubernetes Job before the replicas start, "
+            "and the Run:ai backend submits one inference workload and nothing else: remove "
+            "cache.prewarm (the replicas then download into the claim themselves), or "
+            "prewarm the claim once with the kubernetes backend"
         )
     return problems
 

@@ -37,12 +37,15 @@ from airflow_provider_hfinfer.status import (
     WorkloadStatus,
     progress_line,
 )
+from airflow_provider_hfinfer.status.coldstart import DEFAULT_STALL_AFTER_SECONDS, with_note
 from airflow_provider_hfinfer.status.healing import parse_overrides
 from airflow_provider_hfinfer.status.verdict import Outcome, WaitRule, verdict
 from airflow_provider_hfinfer.triggers.events import ReadinessEvent
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_hfinfer.deploy.coldstart import ColdStartFollower
 
 VERIFY_RETRY_SECONDS = 2.0
 GRACE_PERIODS_ARE_KUBERNETES = (
@@ -66,7 +69,11 @@ class InferenceReadySensor(BaseSensorOperator):
     result (XCom) is ``name``, ``namespace``, ``phase``, ``reason``,
     ``ready_replicas``, ``desired_replicas``, ``endpoint`` (what was verified), and
     ``served_model_name``, ``endpoint_url`` and ``endpoint_host`` when known (from
-    ``workload_xcom``), so it can feed a request operator's ``workload_xcom``.
+    ``workload_xcom``), so it can feed a request operator's ``workload_xcom``, and
+    ``cold_start``: where the start's time went (seconds per phase: scheduling,
+    pulling image, starting, downloading weights, loading the model), in all and
+    per pod. While it waits it logs one line per phase change, and a warning when
+    a phase shows no progress for ``stall_after`` seconds.
 
     Args:
         name: The workload name (templated); or use ``workload_xcom``.
@@ -95,6 +102,8 @@ class InferenceReadySensor(BaseSensorOperator):
             after the trigger reported ready.
         deferrable: Wait in the triggerer (default ``[operators] default_deferrable``).
         resync_interval: Deferrable mode: seconds between full re-lists.
+        stall_after: Seconds a cold-start phase may show no progress before a
+            warning names it and its likely cause (default 600).
         dry_run: Log which workload would be waited on and succeed at once,
             contacting no cluster (for a DAG run without a cluster, after a dry-run create).
         backend: ``kubernetes`` or ``runai`` (the workload is a Run:ai inference workload,
@@ -134,6 +143,7 @@ class InferenceReadySensor(BaseSensorOperator):
         verify_timeout: float = 60.0,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         resync_interval: float = 300.0,
+        stall_after: float = DEFAULT_STALL_AFTER_SECONDS,
         dry_run: bool = False,
         backend: str | None = None,
         runai_conn_id: str | None = None,
@@ -160,6 +170,7 @@ class InferenceReadySensor(BaseSensorOperator):
         self.verify_timeout = verify_timeout
         self.deferrable = deferrable
         self.resync_interval = resync_interval
+        self.stall_after = float(stall_after)
         self.is_dry_run = dry_run
         self.backend = backend
         self.runai_conn_id = runai_conn_id
@@ -168,6 +179,7 @@ class InferenceReadySensor(BaseSensorOperator):
                 raise ValueError(PROXY_IS_KUBERNETES)
             if grace_periods:
                 raise ValueError(GRACE_PERIODS_ARE_KUBERNETES)
+        self._cold_start: ColdStartFollower | None = None
         self._last_fingerprint = ""
         self._last_line = ""
         self._endpoint_host: str | None = None
@@ -202,6 +214,14 @@ class InferenceReadySensor(BaseSensorOperator):
     # ----------------------------------------------------------------- poking
 
     def _observe(self, name: str, namespace: str) -> WorkloadStatus:
+        if self._cold_start is None:
+            self._cold_start = self.backend_impl.cold_start(
+                name,
+                namespace,
+                self.log,
+                stall_after=self.stall_after,
+                min_ready=self.min_ready_replicas,
+            )
         return self.backend_impl.observe(
             name,
             namespace,
@@ -209,7 +229,15 @@ class InferenceReadySensor(BaseSensorOperator):
             grace_periods=self.grace_periods,
             min_ready=self.min_ready_replicas,
             with_log_tail=True,
+            cold_start=self._cold_start,
+            is_final=lambda status: verdict(status, self._rule()) is not Outcome.WAITING,
         )
+
+    def _rule(self) -> WaitRule:
+        return WaitRule(accept_scaled_to_zero=self.accept_scaled_to_zero)
+
+    def _breakdown(self) -> dict[str, Any] | None:
+        return self._cold_start.breakdown() if self._cold_start else None
 
     def _log_progress(self, status: WorkloadStatus, name: str) -> None:
         if status.fingerprint() != self._last_fingerprint:
@@ -241,6 +269,7 @@ class InferenceReadySensor(BaseSensorOperator):
         ready: int,
         desired: int,
         check: str,
+        cold_start: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         return {
             "name": name,
@@ -255,6 +284,7 @@ class InferenceReadySensor(BaseSensorOperator):
             "served_model_name": self.served_model_name,
             "endpoint_url": self.endpoint_url,
             "endpoint_host": self._endpoint_host,
+            "cold_start": cold_start,
         }
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
@@ -262,9 +292,9 @@ class InferenceReadySensor(BaseSensorOperator):
         name, namespace = self._target()
         status = self._observe(name, namespace)
         self._log_progress(status, name)
-        outcome = verdict(status, WaitRule(accept_scaled_to_zero=self.accept_scaled_to_zero))
+        outcome = verdict(status, self._rule())
         if outcome is Outcome.FAILED:
-            self._fail(status.reason, status.message, name, namespace)
+            self._fail(status.reason, with_note(status.message, self._breakdown()), name, namespace)
         if outcome is Outcome.WAITING:
             return False
         check = self._verify(name, namespace)
@@ -282,6 +312,7 @@ class InferenceReadySensor(BaseSensorOperator):
                 status.ready_replicas,
                 status.desired_replicas,
                 check.detail,
+                self._breakdown(),
             ),
         )
 
@@ -306,7 +337,8 @@ class InferenceReadySensor(BaseSensorOperator):
             except AirflowSensorTimeout as err:
                 if not self._last_line:
                     raise
-                raise AirflowSensorTimeout(f"{err} Last status: {self._last_line}") from err
+                last = with_note(self._last_line, self._breakdown())
+                raise AirflowSensorTimeout(f"{err} Last status: {last}") from err
         first = self.poke(context)
         if isinstance(first, PokeReturnValue) and first.is_done:
             return first.xcom_value
@@ -327,6 +359,7 @@ class InferenceReadySensor(BaseSensorOperator):
             min_ready_replicas=self.min_ready_replicas,
             accept_scaled_to_zero=self.accept_scaled_to_zero,
             resync_interval=self.resync_interval,
+            stall_after=self.stall_after,
         )
         self.defer(
             trigger=trigger,
@@ -341,11 +374,11 @@ class InferenceReadySensor(BaseSensorOperator):
         outcome = ReadinessEvent.from_payload(event)
         self.log.info("%s", outcome.describe())
         if outcome.status == "timeout":
-            raise AirflowSensorTimeout(
-                f"[Timeout] {outcome.namespace}/{outcome.name}: {outcome.message}"
-            )
+            message = with_note(outcome.message, outcome.cold_start)
+            raise AirflowSensorTimeout(f"[Timeout] {outcome.namespace}/{outcome.name}: {message}")
         if outcome.status == "failed":
-            self._fail(outcome.reason, outcome.message, outcome.name, outcome.namespace)
+            message = with_note(outcome.message, outcome.cold_start)
+            self._fail(outcome.reason, message, outcome.name, outcome.namespace)
         self._target()
         check = self._verify_until_serving(outcome.name, outcome.namespace)
         return self._result(
@@ -356,6 +389,7 @@ class InferenceReadySensor(BaseSensorOperator):
             outcome.ready_replicas,
             outcome.desired_replicas,
             check.detail,
+            outcome.cold_start,
         )
 
     def _verify_until_serving(self, name: str, namespace: str) -> EndpointCheck:

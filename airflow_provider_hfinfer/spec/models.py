@@ -336,11 +336,16 @@ class ModelCache(Frozen):
         type: ``emptyDir`` (per pod, default) or ``pvc`` (an existing claim, shared).
         claim_name: The PersistentVolumeClaim (type ``pvc``).
         size_limit: Size limit of the emptyDir (e.g. ``200Gi``).
+        prewarm: Type ``pvc`` only: before the Deployment scales up, a Job with the
+            same image downloads the model at ``model.revision`` into the claim,
+            once; replicas then mount it read-only with ``HF_HUB_OFFLINE=1`` and
+            never download from the Hub (scale-up and scale-from-zero included).
     """
 
     type: Literal["emptyDir", "pvc"] = "emptyDir"
     claim_name: str | None = None
     size_limit: Quantity | None = None
+    prewarm: bool = False
 
     @field_validator("size_limit")
     @classmethod
@@ -366,6 +371,12 @@ class ModelCache(Frozen):
             raise SpecError(
                 "cache.claim_name is set but cache.type is 'emptyDir': set type: pvc "
                 "or remove claim_name"
+            )
+        elif self.prewarm:
+            raise SpecError(
+                "cache.prewarm needs cache.type 'pvc': a per-pod emptyDir cannot be filled "
+                "before the pod exists; set type: pvc and claim_name (a claim every replica "
+                "mounts), or remove prewarm"
             )
         return self
 

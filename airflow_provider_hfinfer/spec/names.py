@@ -26,6 +26,12 @@ INSTANCE_LABEL = "app.kubernetes.io/instance"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
 """Label selector of every object this provider manages, in any workload."""
+PREWARM_LABEL = f"{PROVIDER_PREFIX}/prewarm"
+"""Label on a prewarm Job's pods naming the workload whose model cache they fill.
+
+Not :data:`WORKLOAD_LABEL`: the workload's Service selects pods by that one, and a
+download pod must never receive inference traffic.
+"""
 
 # ---------------------------------------------------------------- annotations
 
@@ -40,6 +46,9 @@ FINISHED_AT_ANNOTATION = f"{PROVIDER_PREFIX}/finished-at"
 FINISH_REASON_ANNOTATION = f"{PROVIDER_PREFIX}/finish-reason"
 APPLIED_SPEC_ANNOTATION = f"{PROVIDER_PREFIX}/applied-spec"
 """The redacted spec a Deployment was applied from: the next rollout's way back."""
+PREWARM_OF_ANNOTATION = f"{PROVIDER_PREFIX}/prewarm-of"
+"""What a prewarm Job downloads (``model@revision into claim``): a retry reuses the Job
+only for the same cache."""
 PREVIOUS_SPEC_ANNOTATION = f"{PROVIDER_PREFIX}/previous-spec"
 """The redacted spec a Deployment ran before its last rollout: a deferred rollout's way back."""
 

@@ -263,6 +263,17 @@ class InferenceWorkload(Frozen):
         return self
 
     @model_validator(mode="after")
+    def _prewarm_pins_a_revision(self) -> InferenceWorkload:
+        # Replicas start offline from what the Job downloaded: it must be one revision.
+        if self.cache.prewarm and not self.model.revision:
+            raise SpecError(
+                "cache.prewarm needs model.revision: the cache holds one revision and the "
+                "replicas start offline from it; pin the commit (or a tag), e.g. "
+                "model: {id: ..., revision: 0e9e39f249a16976918f6564b8830bc894c89659}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _metrics_for_autoscaling(self) -> InferenceWorkload:
         # Flags set from spec fields are refused by VLLMOptions; these two rules
         # need autoscaling, so they live here.

@@ -37,7 +37,9 @@ __all__ = [
     "Stall",
     "StartPhase",
     "cold_start",
+    "failure_note",
     "log_tail_pods",
+    "with_note",
 ]
 
 
@@ -53,6 +55,7 @@ class ColdStart(BaseModel):
         elapsed_seconds: From ``started_at`` to serving, or to now.
         phases: Seconds per phase of that pod (snake_case keys), the current
             phase up to now.
+        pod: The pod whose phases these are (empty while no pod exists).
         pods: Every current pod's own start, least advanced first.
         stalls: Phases that have shown no progress longer than the limit.
     """
@@ -64,6 +67,7 @@ class ColdStart(BaseModel):
     started_at: datetime | None = None
     elapsed_seconds: float = 0.0
     phases: dict[str, float]
+    pod: str = ""
     pods: tuple[PodStart, ...] = ()
     stalls: tuple[Stall, ...] = ()
 
@@ -98,18 +102,32 @@ class ColdStart(BaseModel):
 
     def failure_note(self) -> str:
         """``failed while pulling image x, after 15m02s``: for a failure message."""
-        spent = format_duration(timedelta(seconds=self.elapsed_seconds))
-        return f"failed while {self.label}, after {spent}"
+        return failure_note(self.breakdown())
 
     def breakdown(self) -> dict[str, Any]:
         """The ``cold_start`` XCom entry: seconds per phase, in all and per pod."""
         return {
             "phase": self.phase.value,
+            "label": self.label,
             "total_seconds": round(self.elapsed_seconds, 3),
             "phases": dict(self.phases),
             "pods": {pod.name: dict(pod.durations) for pod in self.pods},
             "stalled": [stall.describe() for stall in self.stalls],
         }
+
+
+def failure_note(breakdown: Mapping[str, Any] | None) -> str:
+    """``failed while pulling image x, after 15m02s``, from a ``cold_start`` breakdown."""
+    if not breakdown or not breakdown.get("label"):
+        return ""
+    spent = format_duration(timedelta(seconds=float(breakdown.get("total_seconds") or 0)))
+    return f"failed while {breakdown['label']}, after {spent}"
+
+
+def with_note(message: str, breakdown: Mapping[str, Any] | None) -> str:
+    """A failure message with the phase it failed in and after how long, when known."""
+    note = failure_note(breakdown)
+    return f"{message} ({note})" if note else message
 
 
 def _gb(count: int) -> str:
@@ -213,6 +231,7 @@ def cold_start(
         started_at=began,
         elapsed_seconds=round(max(0.0, (end - began).total_seconds()), 3) if began else 0.0,
         phases=phases,
+        pod=critical.name,
         pods=tuple(_order(starts)),
         stalls=tuple(pod.stall for pod in starts if pod.stall is not None),
     )

@@ -165,6 +165,20 @@ class _Moments:
     ready: datetime | None
 
 
+def format_seconds(seconds: float) -> str:
+    """Seconds the way ``kubectl`` ages read: ``45s``, ``4m12s``, ``1h05m``."""
+    return format_duration(timedelta(seconds=seconds))
+
+
+def job_outcome(job: K8sObject | None) -> str | None:
+    """``Complete`` or ``Failed`` once a Job's condition of that type is True, else None."""
+    for kind in ("Complete", "Failed"):
+        condition = find_condition(job, kind)
+        if condition is not None and get_str(condition, "status") == "True":
+            return kind
+    return None
+
+
 def go_duration_seconds(text: str) -> float | None:
     """Seconds in a Go duration such as ``2m10.5s`` or ``850ms``; None when unreadable."""
     parts = _GO_DURATION.findall(text)
@@ -314,6 +328,12 @@ _DOWNLOAD_CAUSES = {
     ),
     CAUSE_DISK_FULL: "the model cache volume is full: enlarge the PVC or cache.size_limit",
 }
+
+
+def likely_cause(log_tail: str | None) -> str:
+    """The likely cause a failed download's log tail shows (throttled, gated...), or ""."""
+    facts = read_log(log_tail, None)
+    return _DOWNLOAD_CAUSES[facts.cause] if facts.cause else ""
 
 
 def _has_token(spec: K8sObject) -> bool:

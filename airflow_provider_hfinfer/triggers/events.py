@@ -32,6 +32,8 @@ class ReadinessEvent(BaseModel):
         ready_replicas: Ready replicas of the current revision.
         desired_replicas: Replicas the Deployment asks for.
         elapsed_seconds: Seconds since the wait began (across triggerer restarts).
+        cold_start: The cold-start breakdown when the wait ended (phase, seconds per
+            phase in all and per pod), when the workload had pods.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -45,6 +47,7 @@ class ReadinessEvent(BaseModel):
     ready_replicas: int = 0
     desired_replicas: int = 0
     elapsed_seconds: float = Field(default=0.0, ge=0)
+    cold_start: dict[str, Any] | None = None
 
     @classmethod
     def from_status(
@@ -57,6 +60,7 @@ class ReadinessEvent(BaseModel):
         elapsed_seconds: float,
         message: str | None = None,
         reason: str | None = None,
+        cold_start: dict[str, Any] | None = None,
     ) -> ReadinessEvent:
         """Build the event from a readiness verdict (message/reason may be overridden)."""
         return cls(
@@ -69,6 +73,7 @@ class ReadinessEvent(BaseModel):
             ready_replicas=status.ready_replicas,
             desired_replicas=status.desired_replicas,
             elapsed_seconds=round(max(0.0, elapsed_seconds), 3),
+            cold_start=cold_start,
         )
 
     @classmethod

@@ -39,7 +39,9 @@ from airflow_provider_hfinfer.status import (
     assess,
     progress_line,
 )
+from airflow_provider_hfinfer.status.coldstart import DEFAULT_STALL_AFTER_SECONDS
 from airflow_provider_hfinfer.status.verdict import Outcome, WaitRule, log_tail_pod, verdict
+from airflow_provider_hfinfer.triggers.coldstart import TriggerColdStart
 from airflow_provider_hfinfer.triggers.events import ReadinessEvent, ReadinessOutcome
 
 CLASSPATH = "airflow_provider_hfinfer.triggers.readiness.InferenceReadyTrigger"
@@ -81,6 +83,8 @@ class InferenceReadyTrigger(BaseTrigger):
         tick: Seconds between re-assessments without a cluster change, so
             grace periods run out on time (default: a tenth of the grace period,
             between 0.1 and 5 s). Re-assessing reads the cache; it sends no request.
+        stall_after: Seconds a cold-start phase may show no progress before a
+            warning names it and its likely cause.
     """
 
     def __init__(
@@ -100,6 +104,7 @@ class InferenceReadyTrigger(BaseTrigger):
         accept_scaled_to_zero: bool = False,
         resync_interval: float = 300.0,
         tick: float | None = None,
+        stall_after: float = DEFAULT_STALL_AFTER_SECONDS,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger.__init__ is untyped
         self.name = name
@@ -116,6 +121,9 @@ class InferenceReadyTrigger(BaseTrigger):
         self.accept_scaled_to_zero = bool(accept_scaled_to_zero)
         self.resync_interval = float(resync_interval)
         self.tick = float(tick) if tick is not None else min(5.0, max(0.1, grace_period / 10))
+        self.stall_after = float(stall_after)
+        self.cold_start: TriggerColdStart | None = None
+        """Follows the cold start of the current run (phase lines, the event's breakdown)."""
         self.stats: Any = None
         """The last run's :class:`~airflow_provider_hfinfer.kube.watch.WatchStats`, for tests."""
 
@@ -138,6 +146,7 @@ class InferenceReadyTrigger(BaseTrigger):
                 "accept_scaled_to_zero": self.accept_scaled_to_zero,
                 "resync_interval": self.resync_interval,
                 "tick": self.tick,
+                "stall_after": self.stall_after,
             },
         )
 
@@ -173,6 +182,7 @@ class InferenceReadyTrigger(BaseTrigger):
             name=self.name,
             namespace=self.namespace,
             elapsed_seconds=self._elapsed(),
+            cold_start=self.cold_start.breakdown() if self.cold_start else None,
             **override,
         )
 
@@ -253,6 +263,9 @@ class InferenceReadyTrigger(BaseTrigger):
     async def _decide(self, watch: WorkloadWatch, follower: asyncio.Future[None]) -> ReadinessEvent:
         last_fingerprint = ""
         status: WorkloadStatus | None = None
+        self.cold_start = TriggerColdStart(
+            self.name, self.log, stall_after=self.stall_after, min_ready=self.min_ready_replicas
+        )
         while True:
             if follower.done():
                 return self._watch_failed(follower, status)
@@ -262,6 +275,9 @@ class InferenceReadyTrigger(BaseTrigger):
                     last_fingerprint = status.fingerprint()
                     self.log.info("%s", progress_line(status, name=self.name))
                 outcome = self._verdict(status)
+                await self.cold_start.observe(
+                    watch, final=outcome is not None, ready=outcome == "ready"
+                )
                 if outcome == "failed":
                     return self._event(outcome, await self._with_logs(watch, status))
                 if outcome is not None:

@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 ProxyResult = tuple[int, Any] | tuple[int, Any, dict[str, str]]
@@ -76,24 +77,52 @@ class ProxyRegistry:
 
 
 class PodLogs:
-    """Container log text per ``(namespace, pod, container)``; container None is the default."""
+    """Container log lines per ``(namespace, pod, container)``; container None is the default.
+
+    Each line keeps the moment it was written, so a read with ``timestamps=true`` can
+    prefix it the way the kubelet does (RFC 3339 with nanoseconds).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._logs: dict[tuple[str, str, str | None], str] = {}
+        self._logs: dict[tuple[str, str, str | None], list[tuple[datetime, str]]] = {}
 
     def set(self, namespace: str, pod: str, text: str, container: str | None = None) -> None:
-        """Set the log text returned for a pod (container)."""
+        """Set the log text returned for a pod (container), written now."""
+        now = datetime.now(timezone.utc)
         with self._lock:
-            self._logs[(namespace, pod, container)] = text
+            self._logs[(namespace, pod, container)] = [
+                (now, line) for line in text.splitlines(keepends=True)
+            ]
 
-    def get(self, namespace: str, pod: str, container: str | None) -> str:
+    def append(
+        self,
+        namespace: str,
+        pod: str,
+        line: str,
+        at: datetime | None = None,
+        container: str | None = None,
+    ) -> None:
+        """Add one line to a pod's (container's) log, written at ``at`` (default now)."""
+        when = at or datetime.now(timezone.utc)
+        text = line if line.endswith("\n") else line + "\n"
+        with self._lock:
+            self._logs.setdefault((namespace, pod, container), []).append((when, text))
+
+    def get(
+        self, namespace: str, pod: str, container: str | None, *, timestamps: bool = False
+    ) -> str:
         """The log text, falling back to the pod-wide text, then to empty."""
         with self._lock:
-            text = self._logs.get((namespace, pod, container))
-            if text is None:
-                text = self._logs.get((namespace, pod, None), "")
-        return text
+            lines = self._logs.get((namespace, pod, container))
+            if lines is None:
+                lines = self._logs.get((namespace, pod, None), [])
+            lines = list(lines)
+        if not timestamps:
+            return "".join(line for _, line in lines)
+        return "".join(
+            when.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z " + line for when, line in lines
+        )
 
 
 def tail(text: str, lines: str | None) -> str:

@@ -165,6 +165,12 @@ def default_resources() -> list[ResourceType]:
         _core("resourcequotas", "ResourceQuota", short_names=("quota",), subresources=("status",)),
         _core("limitranges", "LimitRange", short_names=("limits",)),
         _core(
+            "persistentvolumeclaims",
+            "PersistentVolumeClaim",
+            short_names=("pvc",),
+            subresources=("status",),
+        ),
+        _core(
             "nodes",
             "Node",
             namespaced=False,
@@ -190,6 +196,14 @@ def default_resources() -> list[ResourceType]:
             subresources=("status",),
             tracks_generation=True,
             field_labels=frozenset({"status.replicas"}),
+        ),
+        ResourceType(
+            group="batch",
+            version="v1",
+            plural="jobs",
+            kind="Job",
+            subresources=("status",),
+            tracks_generation=True,
         ),
         _custom("keda.sh", "v1alpha1", "scaledobjects", "ScaledObject", short_names=("so",)),
         _custom(

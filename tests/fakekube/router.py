@@ -394,7 +394,10 @@ class Router:
         if container is not None and containers and container not in containers:
             raise errors.bad_request(f"container {container} is not valid for pod {target.name}")
         text = self.logs.get(
-            str(target.namespace), str(target.name), container or (containers or [None])[0]
+            str(target.namespace),
+            str(target.name),
+            container or (containers or [None])[0],
+            timestamps=req.query.get("timestamps") == "true",
         )
         return Response(200, tail(text, req.query.get("tailLines")).encode(), "text/plain")
 

@@ -7,7 +7,10 @@ answering as the real Hub does (status codes, ``X-Error-Code`` and
 - ``GET /api/models/{repo}`` and ``/api/models/{repo}/revision/{rev}``: model
   info; with ``expand=...`` only ``_id``, ``id`` and the listed fields. Gated
   models answer here without a token (their metadata is public), like the Hub.
-- ``GET|HEAD /{repo}/resolve/{rev}/{file}``: the file; 401 ``GatedRepo``
+- ``GET /api/models/{repo}/tree/{rev}``: the file listing with sizes (``list_repo_tree``);
+  model info lists ``siblings`` (with sizes when ``blobs=true``).
+- ``GET|HEAD /{repo}/resolve/{rev}/{file}``: the file (``config.json`` or any of
+  the repo's ``files``, with the headers ``hf_hub_download`` reads); 401 ``GatedRepo``
   without a token, 403 ``GatedRepo`` with a token that was not granted access,
   401/404 ``RepoNotFound`` for missing or private repos, 404
   ``RevisionNotFound`` and ``EntryNotFound``.
@@ -18,6 +21,7 @@ Every request is recorded so tests can count them.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import threading
 from collections.abc import Mapping
@@ -44,6 +48,13 @@ class FakeRepo:
     granted: frozenset[str] = frozenset({GRANTED_TOKEN})
     tags: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    files: dict[str, bytes] = field(default_factory=dict)
+    """Files besides ``config.json`` (which comes from ``config``), by path."""
+
+    def contents(self) -> dict[str, bytes]:
+        """Every file of the repo, ``config.json`` first."""
+        found = {"config.json": json.dumps(self.config).encode()} if self.config else {}
+        return {**found, **self.files}
 
     def commit(self, revision: str) -> str | None:
         """The commit a branch, tag or sha names, or None when it does not exist."""
@@ -319,7 +330,9 @@ class _HubHandler(BaseHTTPRequestHandler):
         authorization = self.headers.get("authorization")
         self.fake.record(Recorded(self.command, path, query, authorization))
         self._send_body = send_body
-        if path.startswith("/api/models/"):
+        if path.startswith("/api/models/") and "/tree/" in path:
+            self._tree(path.removeprefix("/api/models/"))
+        elif path.startswith("/api/models/"):
             self._model_info(path.removeprefix("/api/models/"), query)
         elif "/resolve/" in path:
             repo_id, _, rest = path.lstrip("/").partition("/resolve/")
@@ -357,7 +370,29 @@ class _HubHandler(BaseHTTPRequestHandler):
         if commit is None:
             self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
             return
-        self._json(200, _info_body(repo, commit, query.get("expand")))
+        body = _info_body(repo, commit, query.get("expand"))
+        if "siblings" in body:
+            blobs = query.get("blobs", [""])[0].lower() == "true"
+            body["siblings"] = [
+                {"rfilename": name, **({"size": len(data)} if blobs else {})}
+                for name, data in repo.contents().items()
+            ]
+        self._json(200, body)
+
+    def _tree(self, rest: str) -> None:
+        repo_id, _, tail = rest.partition("/tree/")
+        revision = tail.partition("/")[0]
+        repo = self._visible_repo(repo_id)
+        if repo is None:
+            return
+        if repo.commit(revision) is None:
+            self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+            return
+        entries = [
+            {"type": "file", "oid": hashlib.sha1(data).hexdigest(), "size": len(data), "path": name}
+            for name, data in repo.contents().items()
+        ]
+        self._json(200, entries)
 
     def _resolve(self, repo_id: str, revision: str, filename: str) -> None:
         repo = self._visible_repo(repo_id)
@@ -370,10 +405,23 @@ class _HubHandler(BaseHTTPRequestHandler):
         if commit is None:
             self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
             return
-        if filename != "config.json" or repo.config is None:
+        if filename == "config.json" and repo.config is not None and not repo.files:
+            self._json(
+                200, repo.config, extra={"X-Repo-Commit": commit, "ETag": f'"{commit[:20]}"'}
+            )
+            return
+        data = repo.contents().get(filename)
+        if data is None:
             self._error(404, "EntryNotFound", f'{filename} does not exist on "{revision}"')
             return
-        self._json(200, repo.config, extra={"X-Repo-Commit": commit, "ETag": f'"{commit[:20]}"'})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Repo-Commit", commit)
+        self.send_header("ETag", f'"{hashlib.sha1(data).hexdigest()}"')
+        self.end_headers()
+        if self._send_body:
+            self.wfile.write(data)
 
     def _gated(self, repo: FakeRepo) -> None:
         if self._token() is None:

@@ -34,6 +34,10 @@ CASES: dict[str, dict[str, Any]] = {
     "hf-new": {"hf_access": {"type": "new_secret", "secret_name": "hf", "value": TOKEN}},
     "cache-emptydir": {"cache": {"size_limit": "200Gi"}},
     "cache-pvc": {"cache": {"type": "pvc", "claim_name": "hf-cache"}},
+    "cache-pvc-prewarm": {
+        "model": {"id": "meta-llama/Llama-3.1-8B-Instruct", "revision": "v1.0"},
+        "cache": {"type": "pvc", "claim_name": "hf-cache", "prewarm": True},
+    },
     "scheduling": {
         "node_pools": ["a100", "h100", "default"],
         "node_type": "a100-80gb",

@@ -111,6 +111,10 @@ REFUSED: dict[str, dict[str, Any]] = {
     ),
     "compute.gpu_memory": spec(compute={**FULL["compute"], "gpu_memory": "80Gi"}),
     "update_strategy": spec(update_strategy="Recreate"),
+    "cache.prewarm": spec(
+        cache={"type": "pvc", "claim_name": "model-weights", "prewarm": True},
+        model={**FULL["model"], "revision": "0123456789abcdef0123456789abcdef01234567"},
+    ),
 }
 
 

@@ -58,6 +58,14 @@ TOKEN = "hf_RunaiRulesTokenValue0123456789"
         ({"labels": {"example.com/" + "k" * 60: "v"}}, "labels key", "shorter key"),
         ({"annotations": {"example.com/" + "k" * 60: "v"}}, "annotations key", "shorter key"),
         ({"update_strategy": "Recreate"}, "update_strategy 'Recreate'", "remove update_strategy"),
+        (
+            {
+                "cache": {"type": "pvc", "claim_name": "models", "prewarm": True},
+                "model": {**FULL["model"], "revision": "0123456789abcdef0123456789abcdef01234567"},
+            },
+            "cache.prewarm fills the claim with a Kubernetes Job",
+            "remove cache.prewarm",
+        ),
     ],
 )
 def test_each_field_run_ai_cannot_express_is_refused(

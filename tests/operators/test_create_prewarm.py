@@ -1,0 +1,260 @@
+"""cache.prewarm through dag.test(): the Job fills the cache before any replica starts.
+
+The fake Job runner really runs the rendered Job's script (huggingface_hub against
+a fake Hub, the claim a local directory), the simulated kubelet starts the replicas
+only once the Deployment asks for them, and each replica does what vLLM 0.6.4 does
+at start (with ``HF_HUB_OFFLINE=1``: read the cache, ask the Hub nothing).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fakekube import FakeKubeServer
+from fakekube.jobs import ClaimVolumes, FakeJobRunner, vllm_download
+from fakekube.schedule import PhaseSchedule, ScheduledKubelet
+from preflight.fake_hub import LLAMA_8B_CONFIG, FakeHub, FakeRepo
+
+from airflow_provider_hfinfer.operators import HFInferenceCreateOperator, HFInferenceDeleteOperator
+
+NS = "ml"
+NAME = "llama3-8b-chat"
+MODEL = "acme/tiny-llama"
+SHA = "9" * 40
+FILES = {
+    "tokenizer.json": b'{"version": "1.0"}',
+    "model.safetensors.index.json": b'{"weight_map": {}}',
+    "model-00001-of-00002.safetensors": b"\x01" * 3000,
+    "model-00002-of-00002.safetensors": b"\x02" * 2000,
+    "original/consolidated.00.pth": b"\x03" * 9000,  # never downloaded
+}
+WEIGHT_BYTES = sum(len(v) for k, v in FILES.items() if not k.startswith("original/"))
+QUICK = PhaseSchedule(scheduled=0, pulling=0, pulled=0.2, started=0.4, loading=0.8, ready=1.0)
+
+
+def workload(**cache: Any) -> dict[str, Any]:
+    return {
+        "name": NAME,
+        "model": {"id": MODEL, "revision": SHA},
+        "compute": {"gpus": 1},
+        "replicas": {"min": 2, "max": 2},
+        "cache": {"type": "pvc", "claim_name": "hf-cache", **cache},
+    }
+
+
+@dataclass
+class Cluster:
+    fake: FakeKubeServer
+    hub: FakeHub
+    jobs: FakeJobRunner
+    kubelet: ScheduledKubelet
+    replica_hub_requests: list[int]
+    replica_exit_codes: list[int]
+
+
+def claim(fake: FakeKubeServer, modes: list[str], size: str = "1Gi") -> None:
+    fake.put_object(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "hf-cache", "namespace": NS},
+            "spec": {"accessModes": modes, "resources": {"requests": {"storage": size}}},
+            "status": {"phase": "Bound", "accessModes": modes, "capacity": {"storage": size}},
+        }
+    )
+
+
+@pytest.fixture
+def cluster(fake_kube: FakeKubeServer) -> Iterator[Cluster]:
+    fake_kube.create_namespace(NS)
+    claim(fake_kube, ["ReadWriteMany"])
+    repo = FakeRepo(MODEL, SHA, LLAMA_8B_CONFIG, None, files=dict(FILES))
+    hub = FakeHub([repo]).start()
+    volumes = ClaimVolumes()
+    jobs = FakeJobRunner(fake_kube, NS, volumes, hub.url).start()
+    counts: list[int] = []
+    codes: list[int] = []
+
+    def replica_starts(pod: dict[str, Any]) -> None:
+        before = hub.count
+        codes.append(vllm_download(fake_kube, NS, pod, volumes, hub.url))
+        counts.append(hub.count - before)
+
+    kubelet = ScheduledKubelet(fake_kube, NS, [QUICK], on_download=replica_starts)
+    kubelet.start("scheduled")
+    try:
+        yield Cluster(fake_kube, hub, jobs, kubelet, counts, codes)
+    finally:
+        kubelet.stop()
+        jobs.stop()
+        hub.stop()
+
+
+def create(conn_id: str, hub: FakeHub, **kwargs: Any) -> HFInferenceCreateOperator:
+    params: dict[str, Any] = {
+        "task_id": "deploy",
+        "workload": workload(prewarm=True),
+        "namespace": NS,
+        "kubernetes_conn_id": conn_id,
+        "hf_endpoint": hub.url,
+        "wait_for_ready": True,
+        "poll_interval": 0.1,
+        "timeout": 60,
+    }
+    params.update(kwargs)
+    return HFInferenceCreateOperator(**params)
+
+
+def result_of(run: Any, task_id: str = "deploy") -> dict[str, Any]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(run_id=run.run_id, task_id=task_id, key="return_value")
+            .one()
+        )
+        value = row.value
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def logged(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
+    captured = capsys.readouterr()
+    return captured.out + captured.err + caplog.text
+
+
+def test_prewarm_runs_the_job_before_scale_up_and_replicas_never_ask_the_hub(
+    cluster: Cluster,
+    fake_kube_conn_id: str,
+    run_task: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    run = run_task(lambda: create(fake_kube_conn_id, cluster.hub))
+    text = logged(capsys, caplog)
+    assert run.state == "success", text[-3000:]
+    (seen,) = cluster.jobs.seen
+    assert seen["deployment"]["spec"]["replicas"] == 0  # held until the cache is warm
+    result = result_of(run)
+    prewarm = result["prewarm"]
+    assert prewarm["job"] == f"{NAME}-prewarm" and not prewarm["cache_was_complete"]
+    assert prewarm["downloaded_bytes"] == WEIGHT_BYTES + len(json.dumps(LLAMA_8B_CONFIG))
+    assert "downloading_weights" in prewarm["phases"]
+    assert f"{NAME}: prewarm Job {NAME}-prewarm: model cache complete" in text
+    # two replicas started from the warm cache: zero Hub requests, weights found
+    assert cluster.replica_hub_requests == [0, 0]
+    assert cluster.replica_exit_codes == [0, 0]
+    assert result["cold_start"]["phase"] == "Serving"
+    deployment = cluster.fake.get_object("apps/v1", "deployments", NS, NAME)
+    assert deployment["spec"]["replicas"] == 2
+
+
+def test_a_second_deploy_with_a_complete_cache_downloads_nothing(
+    cluster: Cluster,
+    fake_kube_conn_id: str,
+    run_task: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert run_task(lambda: create(fake_kube_conn_id, cluster.hub)).state == "success"
+    delete = HFInferenceDeleteOperator
+    run = run_task(
+        lambda: delete(
+            task_id="delete", name=NAME, namespace=NS, kubernetes_conn_id=fake_kube_conn_id
+        )
+    )
+    assert run.state == "success"
+    assert cluster.fake.get_object("batch/v1", "jobs", NS, f"{NAME}-prewarm") is None  # owned
+    cluster.hub.reset()
+    logged(capsys, caplog)
+    run = run_task(lambda: create(fake_kube_conn_id, cluster.hub, preflight="off"))
+    text = logged(capsys, caplog)
+    assert run.state == "success", text[-3000:]
+    prewarm = result_of(run)["prewarm"]
+    assert prewarm["cache_was_complete"]
+    assert cluster.hub.count == 0  # neither the Job nor a replica asked the Hub
+    assert len(cluster.jobs.seen) == 2
+
+
+def test_a_retry_reuses_the_complete_job_instead_of_creating_another(
+    cluster: Cluster,
+    fake_kube_conn_id: str,
+    run_task: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert run_task(lambda: create(fake_kube_conn_id, cluster.hub)).state == "success"
+    logged(capsys, caplog)
+    run = run_task(lambda: create(fake_kube_conn_id, cluster.hub, if_exists="update"))
+    text = logged(capsys, caplog)
+    assert run.state == "success", text[-3000:]
+    assert f"reusing prewarm Job {NAME}-prewarm" in text
+    assert len(cluster.jobs.seen) == 1
+    assert len(cluster.fake.list_objects("batch/v1", "jobs", NS)) == 1
+
+
+@pytest.mark.parametrize(
+    ("modes", "size", "message"),
+    [
+        (["ReadWriteOnce"], "1Gi", r"has access modes \[ReadWriteOnce\] but up to 2 replicas"),
+        (["ReadWriteMany"], "4Ki", r"holds 0.0Gi but the model's files need"),
+    ],
+    ids=["single-node-claim", "claim-too-small"],
+)
+def test_preflight_refuses_a_claim_the_replicas_cannot_share_or_the_model_overflows(
+    cluster: Cluster,
+    fake_kube_conn_id: str,
+    run_task: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    modes: list[str],
+    size: str,
+    message: str,
+) -> None:
+    import re
+
+    claim(cluster.fake, modes, size)
+    run = run_task(lambda: create(fake_kube_conn_id, cluster.hub))
+    text = logged(capsys, caplog)
+    assert run.state == "failed"
+    assert re.search(message, text), text[-3000:]
+    assert cluster.fake.get_object("apps/v1", "deployments", NS, NAME) is None  # no GPU asked
+    assert cluster.jobs.seen == []
+
+
+def test_without_a_warm_cache_every_replica_downloads_the_whole_model(
+    cluster: Cluster, fake_kube_conn_id: str, run_task: Any
+) -> None:
+    per_pod = {**workload(), "cache": {"type": "emptyDir"}}
+    run = run_task(lambda: create(fake_kube_conn_id, cluster.hub, workload=per_pod))
+    assert run.state == "success"
+    assert cluster.jobs.seen == []
+    first, second = cluster.replica_hub_requests
+    downloads = [r for r in cluster.hub.requests if "/resolve/" in r.path and r.method == "GET"]
+    # pre-flight's config.json, then every file the cache keeps, once per replica
+    assert len(downloads) == 1 + 2 * 5
+    assert first == second > 0
+
+
+def test_a_failed_download_fails_the_deploy_with_the_phase_and_the_cause(
+    cluster: Cluster,
+    fake_kube_conn_id: str,
+    run_task: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gated = FakeRepo(MODEL, SHA, LLAMA_8B_CONFIG, None, files=dict(FILES), gated="manual")
+    cluster.hub.repos[MODEL] = gated
+    run = run_task(lambda: create(fake_kube_conn_id, cluster.hub, preflight="off", retries=0))
+    text = logged(capsys, caplog)
+    assert run.state == "failed"
+    assert f"prewarm Job {NAME}-prewarm failed while downloading weights, after " in text
+    assert "likely cause: the Hub refused the download (gated or private model)" in text
+    assert len(cluster.jobs.seen) == 1  # one Job, its pods retried up to backoffLimit
+    deployment = cluster.fake.get_object("apps/v1", "deployments", NS, NAME)
+    assert deployment is None or deployment["spec"].get("replicas", 0) == 0  # never scaled up
