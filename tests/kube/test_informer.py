@@ -199,6 +199,7 @@ def test_interleaved_changes_reach_every_workload_as_a_private_watch_would(
                     await loop.run_in_executor(None, change)
                     continue
                 await converged(fake_kube, views)  # the burst before has landed
+                await asyncio.sleep(0.05)  # and its wake-ups (batched) have been delivered
                 before = {n: fingerprint(pair[0].snapshot()) for n, pair in views.items()}
                 for pair in views.values():
                     pair[0].changed.clear()
