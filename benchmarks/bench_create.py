@@ -183,8 +183,8 @@ def _report(name: str, f: dict[str, Any]) -> bool:
     )
     print(f"    peer retry: {f['peer_retry'][0]} creates, {retry}")
     print(
-        f"    ratio ours/peer: requests {sum(f['ours']) / max(1, sum(f['peer'])):.1f}x, "
-        f"time {ours_ms / peer_ms:.1f}x (ours reads ownership and quota first)"
+        f"    ratio ours/peer: requests {sum(f['ours']) / max(1, sum(f['peer'])):.1f}x (ours "
+        f"reads name ownership and quota before writing), time {ours_ms / peer_ms:.1f}x"
     )
     writes, reads = f["ours"]
     return (

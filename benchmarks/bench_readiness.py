@@ -395,7 +395,7 @@ def _lag(figures: dict[str, Any]) -> float:
 def _row(figures: dict[str, Any], per_min: float) -> str:
     lag = _lag(figures) * 1000
     return (
-        f"{figures['count']:>5} {figures['mode']:<8} {figures['watches']:>7} {per_min:>12.3f} "
+        f"{figures['count']:>5} {figures['mode']:<8} {figures['watches']:>7} {per_min:>12.2g} "
         f"{figures['rss_mib']:>8.1f} {lag:>10.0f} {figures['startup_lag'] * 1000:>10.0f} "
         f"{figures['p50'] * 1000:>7.0f} {figures['p99'] * 1000:>7.0f} {figures['decoded']:>8} "
         f"{figures['ready']:>5}"
