@@ -24,7 +24,8 @@ measured to show what sharing buys.
     workload becomes ready, and p50/p99 detection latency. Targets at 1,000
     (ours): <= 5 watches, < 150 MiB, lag < 100 ms, p99 < 1 s.
 
-Run: ``.venv/bin/python benchmarks/bench_readiness.py`` (a few minutes).
+Run: ``.venv/bin/python benchmarks/bench_readiness.py`` (about ten minutes, most of it
+the peer at 1,000 waits, which saturates one core).
 """
 
 from __future__ import annotations
