@@ -84,6 +84,9 @@ class WatchSettings:
         request_timeout: Client timeout of list and get requests, in seconds.
         max_events: Events kept per workload (the newest).
         page_size: Objects per list page.
+        wake_batch: Waiters woken per event-loop turn. When a list or a burst of
+            changes concerns many waiters, they are woken in batches so that
+            their re-assessments do not block the loop all at once.
     """
 
     resync_seconds: float = 300.0
@@ -92,6 +95,7 @@ class WatchSettings:
     request_timeout: float = 30.0
     max_events: int = 200
     page_size: int = 500
+    wake_batch: int = 32
 
 
 @dataclass
@@ -226,6 +230,8 @@ class NamespaceInformer:
         self._listed: set[str] = set()
         self._waiters: Subscribers[Waiter] = Subscribers()
         self._runner: asyncio.Future[None] | None = None
+        self._to_wake: dict[Waiter, None] = {}
+        self._waking = False
 
     # ----------------------------------------------------------------- waiters
 
@@ -253,8 +259,21 @@ class NamespaceInformer:
 
     def _wake(self, keys: set[str] | None) -> None:
         waiters = self._waiters.everyone() if keys is None else self._waiters.of(keys)
-        for waiter in waiters:
+        self._to_wake.update(dict.fromkeys(waiters))
+        if self._to_wake and not self._waking:
+            self._waking = True
+            asyncio.get_running_loop().call_soon(self._wake_some)
+
+    def _wake_some(self) -> None:
+        """Wake the next batch; the rest after the loop has run what is ready now."""
+        for _ in range(min(self.settings.wake_batch, len(self._to_wake))):
+            waiter = next(iter(self._to_wake))
+            del self._to_wake[waiter]
             waiter.changed.set()
+        if self._to_wake:
+            asyncio.get_running_loop().call_soon(self._wake_some)
+        else:
+            self._waking = False
 
     # ----------------------------------------------------------------- running
 

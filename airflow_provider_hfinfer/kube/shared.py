@@ -7,7 +7,8 @@ own connection pool, so a hundred waiting workloads would stall the loop and
 hold a hundred pools. This module owns the sharing instead: the first trigger
 of a connection opens the cncf-kubernetes ``AsyncKubernetesHook`` connection,
 later ones borrow it, and the last one to leave closes it. The pool has no
-connection limit because every waiting workload holds four watches open.
+connection limit because watches hold their connections open (four per
+namespace waited on: :mod:`~airflow_provider_hfinfer.kube.informer`).
 """
 
 from __future__ import annotations

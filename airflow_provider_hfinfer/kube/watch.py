@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import weakref
 from collections.abc import AsyncIterator, Hashable
 from typing import Any
 
@@ -40,7 +41,9 @@ JsonDict = dict[str, Any]
 
 __all__ = ["WatchSettings", "WatchStats", "WorkloadWatch", "open_informers", "watch_workload"]
 
-_INFORMERS: dict[Hashable, NamespaceInformer] = {}
+_INFORMERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, NamespaceInformer]]
+_INFORMERS = weakref.WeakKeyDictionary()
+"""Per event loop (a loop that is gone takes its entries along): informers by sharing key."""
 
 
 class WorkloadWatch:
@@ -148,18 +151,14 @@ async def watch_workload(
         The workload's view; its ``run()`` raises when the watches stop.
     """
     settings = settings or WatchSettings()
-    key = (
-        id(asyncio.get_running_loop()),
-        id(api_client),
-        namespace,
-        settings,
-        None if shared else name,
-    )
-    informer = _INFORMERS.get(key)
+    # The informer holds the client, so its id is not reused while the entry lives.
+    key = (id(api_client), namespace, settings, None if shared else name)
+    informers = _INFORMERS.setdefault(asyncio.get_running_loop(), {})
+    informer = informers.get(key)
     if informer is None or informer.stopped.is_set():
         # A stopped informer (access was denied) is not reused: access may be granted now.
         informer = NamespaceInformer(api_client, namespace, settings, None if shared else name)
-        _INFORMERS[key] = informer
+        informers[key] = informer
     watch = WorkloadWatch(informer, name)
     informer.subscribe(name, watch)
     try:
@@ -167,11 +166,11 @@ async def watch_workload(
     finally:
         informer.unsubscribe(name, watch)
         if informer.waiters == 0:
-            if _INFORMERS.get(key) is informer:
-                del _INFORMERS[key]
+            if informers.get(key) is informer:
+                del informers[key]
             await informer.stop()
 
 
 def open_informers() -> int:
     """How many informers are running (all loops), for tests and benchmarks."""
-    return len(_INFORMERS)
+    return sum(len(informers) for informers in _INFORMERS.values())

@@ -22,6 +22,7 @@ modes judge "serving" identically.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, timezone
@@ -80,9 +81,10 @@ class InferenceReadyTrigger(BaseTrigger):
         resync_interval: Seconds (jittered up to twice as long) after which each
             watch is renewed from its last resourceVersion; lists are only sent
             again after a 410 Gone.
-        tick: Seconds between re-assessments without a cluster change, so
+        tick: Longest time between re-assessments without a cluster change, so
             grace periods run out on time (default: a tenth of the grace period,
-            between 0.1 and 5 s). Re-assessing reads the cache; it sends no request.
+            between 0.1 and 5 s; each wait is jittered between half of it and all
+            of it). Re-assessing reads the cache; it sends no request.
         stall_after: Seconds a cold-start phase may show no progress before a
             warning names it and its likely cause.
     """
@@ -287,8 +289,10 @@ class InferenceReadyTrigger(BaseTrigger):
             if remaining <= 0:
                 return self._timed_out(status)
             watch.changed.clear()
+            # Jittered, so that many waits of one triggerer do not re-assess at once.
+            tick = self.tick * random.uniform(0.5, 1.0)
             try:
-                await asyncio.wait_for(watch.changed.wait(), timeout=min(self.tick, remaining))
+                await asyncio.wait_for(watch.changed.wait(), timeout=min(tick, remaining))
             except TimeoutError:
                 pass
 

@@ -291,15 +291,15 @@ class Store:
     def _matching(
         self, res: ResourceType, namespace: str | None, selector: Selector
     ) -> list[JsonDict]:
-        found = []
-        for (group, version, plural, ns, _), obj in sorted(self._objects.items()):
-            if (group, version, plural) != (res.group, res.version, res.plural):
-                continue
-            if namespace and ns != namespace:
-                continue
-            if selector.matches(obj):
-                found.append(obj)
-        return found
+        kind = (res.group, res.version, res.plural)
+        candidates = [
+            (key, obj)
+            for key, obj in self._objects.items()
+            if key[:3] == kind and not (namespace and key[3] != namespace)
+        ]
+        return [
+            obj for _, obj in sorted(candidates, key=lambda item: item[0]) if selector.matches(obj)
+        ]
 
     def list_objects(
         self,

@@ -142,6 +142,17 @@ def _roll(kubelet: FakeKubelet, name: str, outcome: str) -> Change:
     return lambda: kubelet.rollout(name, outcome=outcome)
 
 
+async def settled(views: list[WorkloadWatch], quiet: float = 0.1) -> None:
+    """Clear the views' wake-ups until none comes for ``quiet`` seconds."""
+    for _ in range(50):
+        for view in views:
+            view.changed.clear()
+        await asyncio.sleep(quiet)
+        if not any(view.changed.is_set() for view in views):
+            return
+    raise AssertionError("wake-ups kept coming with nothing changing")
+
+
 def operations(
     kubelet: FakeKubelet, fake: FakeKubeServer, rng: random.Random
 ) -> list[tuple[str, Change]]:
@@ -199,9 +210,8 @@ def test_interleaved_changes_reach_every_workload_as_a_private_watch_would(
                     await loop.run_in_executor(None, change)
                     continue
                 await converged(fake_kube, views)  # the burst before has landed
+                await settled([pair[0] for pair in views.values()])  # and woken its waiters
                 before = {n: fingerprint(pair[0].snapshot()) for n, pair in views.items()}
-                for pair in views.values():
-                    pair[0].changed.clear()
                 await loop.run_in_executor(None, change)
                 await converged(fake_kube, views)
                 await asyncio.sleep(0.05)  # late, wrong wake-ups would show here
@@ -287,3 +297,26 @@ def test_the_last_waiter_to_leave_closes_the_watches(fake_kube: FakeKubeServer) 
         time.sleep(0.02)
     assert fake_kube.open_watches == 0
     assert fake_kube.requests.count(verb="watch") == 4
+
+
+class _Waiter:
+    def __init__(self) -> None:
+        self.changed = asyncio.Event()
+
+
+def test_many_waiters_are_woken_in_batches_so_the_loop_keeps_turning() -> None:
+    from airflow_provider_hfinfer.kube.informer import NamespaceInformer
+
+    async def scenario() -> list[int]:
+        informer = NamespaceInformer(None, NS, WatchSettings(wake_batch=32))
+        waiters = [_Waiter() for _ in range(100)]
+        for index, waiter in enumerate(waiters):
+            informer._waiters.add(f"w{index}", waiter)  # subscribe() would start watching
+        informer._wake(None)
+        woken: list[int] = []
+        for _ in range(5):
+            await asyncio.sleep(0)  # one loop turn
+            woken.append(sum(waiter.changed.is_set() for waiter in waiters))
+        return woken
+
+    assert asyncio.run(scenario()) == [32, 64, 96, 100, 100]
