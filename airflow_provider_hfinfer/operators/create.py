@@ -26,7 +26,6 @@ from airflow_provider_hfinfer.spec.names import PENDING_RESULT_KEY
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_hfinfer.spec import InferenceWorkload
 
 __all__ = ["HFInferenceCreateOperator", "mask_spec_tokens"]
 
@@ -58,12 +57,12 @@ class HFInferenceCreateOperator(DeployOperatorBase):
         from airflow_provider_hfinfer.deploy import apply as step
         from airflow_provider_hfinfer.deploy.describe import describe_plan, redact_manifests
         from airflow_provider_hfinfer.deploy.plan import prepare
-        from airflow_provider_hfinfer.deploy.prewarm import PrewarmWait, prewarm_cache
+        from airflow_provider_hfinfer.operators.warm import check_cache, preview_prewarm, warm_cache
         from airflow_provider_hfinfer.render import RenderContext
 
         workload = self.resolve_workload()
         report = self.run_preflight(workload)
-        self._check_cache(workload)
+        check_cache(self, workload)
         options = self.cluster_options()
         context_ = RenderContext(
             owner=task_identity(context),
@@ -76,6 +75,7 @@ class HFInferenceCreateOperator(DeployOperatorBase):
         if self.is_dry_run:
             plan = self.preview(plan, if_exists=self.if_exists)
             result["manifests"] = redact_manifests(plan.manifests)
+            preview_prewarm(self, plan, result)
             return result
         existing = step.claim(self.hook, plan, if_exists=self.if_exists, log=self.log)
         self.record_state(context, workload.name)
@@ -84,40 +84,13 @@ class HFInferenceCreateOperator(DeployOperatorBase):
         if self.strict_node_pool_order:
             plan = step.pin_pool(self.hook, plan, self.log)
         self.applied = step.in_flight(plan, existing)
-        warm = prewarm_cache(
-            self.hook,
-            plan,
-            existing,
-            self.log,
-            PrewarmWait(poll_interval=self.poll_interval, stall_after=self.stall_after),
-        )
-        if warm is not None:
-            result["prewarm"] = warm
+        warm_cache(self, plan, existing, result)
         step.apply_plan(self.hook, plan, existing, self.log)
         if self.wait_for_ready and self.deferrable:
             self._defer_until_ready(context, result)
         if self.wait_for_ready:
             result["cold_start"] = self.wait_until_serving(workload.name)
         return result
-
-    def _check_cache(self, workload: InferenceWorkload) -> None:
-        """A ``pvc`` model cache: the claim exists, binds, mounts everywhere, fits the files."""
-        from airflow_provider_hfinfer.deploy.cachecheck import check_model_cache
-
-        if workload.cache.type != "pvc" or self.preflight == "off":
-            return
-        token = workload.inline_token()
-        if token is None and not self.is_dry_run:
-            token = self.backend_impl.existing_secret_token(workload, self.namespace, self.log)
-        check_model_cache(
-            self.hook,
-            workload,
-            self.namespace,
-            token=token,
-            endpoint=self.hf_endpoint,
-            mode=self.preflight,
-            log=self.log,
-        )
 
     def _defer_until_ready(self, context: Context, result: dict[str, Any]) -> None:
         """Hand the readiness wait to the triggerer; ``execute_complete`` finishes."""

@@ -135,18 +135,24 @@ class HFInferenceUpdateOperator(DeployOperatorBase):
         options: RenderOptions,
         identity: str,
         previous: InferenceWorkload | None = None,
+        model_bytes: int | None = None,
     ) -> DeployPlan:
         from airflow_provider_hfinfer.deploy.plan import prepare
         from airflow_provider_hfinfer.render import RenderContext
 
-        context = RenderContext(owner=identity, record_spec=True, previous=previous)
+        context = RenderContext(
+            owner=identity, record_spec=True, previous=previous, model_bytes=model_bytes
+        )
         return prepare(workload, self.namespace, options, context)
 
     def _way_back(self, previous: InferenceWorkload | None, plan: DeployPlan) -> DeployPlan | None:
         """The previous spec's plan, when a failed rollout rolls back to it."""
         if previous is None or not self.rollback:
             return None
-        return self._plan(previous, plan.options, plan.owner or "")
+        # Another revision of the same model weighs about the same: keep its startup window.
+        same_model = previous.model.id == plan.workload.model.id
+        weight = plan.context.model_bytes if same_model else None
+        return self._plan(previous, plan.options, plan.owner or "", model_bytes=weight)
 
     # -------------------------------------------------------------- executing
 
@@ -157,17 +163,21 @@ class HFInferenceUpdateOperator(DeployOperatorBase):
         from airflow_provider_hfinfer.deploy import apply as step
         from airflow_provider_hfinfer.deploy.describe import describe_plan, redact_manifests
         from airflow_provider_hfinfer.deploy.drift import unchanged
+        from airflow_provider_hfinfer.operators.warm import check_cache, preview_prewarm, warm_cache
         from airflow_provider_hfinfer.render.records import recorded_previous_spec, recorded_spec
 
         workload = self.resolve_workload()
-        self.run_preflight(workload)
+        report = self.run_preflight(workload)
+        check_cache(self, workload)
         options = self.cluster_options()
-        plan = self._plan(workload, options, task_identity(context))
+        weight = report.weight_bytes if report is not None else None
+        plan = self._plan(workload, options, task_identity(context), model_bytes=weight)
         result = plan.result(dry_run=self.is_dry_run, changed=True, previous_revision=None)
         self.log.info("%s", describe_plan(workload, plan.manifests, self.namespace))
         if self.is_dry_run:
             plan = self.preview(plan, if_exists="update")
             result["manifests"] = redact_manifests(plan.manifests)
+            preview_prewarm(self, plan, result)
             return result
         existing = step.claim(self.hook, plan, if_exists="update", log=self.log)
         deployment = existing.get(f"Deployment/{workload.name}")
@@ -207,6 +217,7 @@ class HFInferenceUpdateOperator(DeployOperatorBase):
         if self.check_quota:
             step.check_quota(self.hook, plan, updating=bool(existing))
         self.applied = replace(step.in_flight(plan, existing), adopted=False)
+        warm_cache(self, plan, existing, result)
         step.apply_plan(self.hook, plan, existing, self.log)
         return self._follow_rollout(context, plan, previous, result)
 

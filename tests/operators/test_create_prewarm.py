@@ -258,3 +258,93 @@ def test_a_failed_download_fails_the_deploy_with_the_phase_and_the_cause(
     assert len(cluster.jobs.seen) == 1  # one Job, its pods retried up to backoffLimit
     deployment = cluster.fake.get_object("apps/v1", "deployments", NS, NAME)
     assert deployment is None or deployment["spec"].get("replicas", 0) == 0  # never scaled up
+
+
+SHA2 = "8" * 40
+
+
+def update(conn_id: str, hub: FakeHub, spec: dict[str, Any], **kwargs: Any) -> Any:
+    from airflow_provider_hfinfer.operators import HFInferenceUpdateOperator
+
+    params: dict[str, Any] = {
+        "task_id": "roll",
+        "workload": spec,
+        "namespace": NS,
+        "kubernetes_conn_id": conn_id,
+        "hf_endpoint": hub.url,
+        "poll_interval": 0.1,
+        "timeout": 60,
+    }
+    params.update(kwargs)
+    return HFInferenceUpdateOperator(**params)
+
+
+def test_an_update_to_a_new_revision_warms_the_cache_before_the_rollout(
+    cluster: Cluster,
+    fake_kube_conn_id: str,
+    run_task: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert run_task(lambda: create(fake_kube_conn_id, cluster.hub)).state == "success"
+    cluster.hub.repos[MODEL] = FakeRepo(MODEL, SHA2, LLAMA_8B_CONFIG, None, files=dict(FILES))
+    cluster.replica_hub_requests.clear()
+    logged(capsys, caplog)
+    spec = {**workload(prewarm=True), "model": {"id": MODEL, "revision": SHA2}}
+    run = run_task(lambda: update(fake_kube_conn_id, cluster.hub, spec))
+    text = logged(capsys, caplog)
+    assert run.state == "success", text[-3000:]
+    assert f"replacing prewarm Job {NAME}-prewarm (failed, or for another cache)" in text
+    first, second = cluster.jobs.seen
+    assert second["deployment"]["spec"]["replicas"] == 2  # the old replicas kept serving
+    recorded = second["deployment"]["metadata"]["annotations"]["hfinfer.io/applied-spec"]
+    assert SHA in recorded and SHA2 not in recorded  # the Job ran before the new spec went in
+    prewarm = result_of(run, "roll")["prewarm"]
+    assert prewarm["job"] == f"{NAME}-prewarm" and not prewarm["cache_was_complete"]
+    # the new revision's replicas found it in the cache: no Hub request, weights found
+    assert cluster.replica_hub_requests and set(cluster.replica_hub_requests) == {0}
+    assert set(cluster.replica_exit_codes) == {0}
+
+
+def test_an_update_keeps_the_startup_window_pre_flight_measured(
+    cluster: Cluster, fake_kube_conn_id: str, run_task: Any
+) -> None:
+    from airflow_provider_hfinfer.render import RenderOptions
+    from airflow_provider_hfinfer.render.deployment import startup_window_seconds
+    from airflow_provider_hfinfer.spec import InferenceWorkload
+
+    def window() -> int:
+        deployment = cluster.fake.get_object("apps/v1", "deployments", NS, NAME)
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        probe = container["startupProbe"]
+        return int(probe["periodSeconds"]) * int(probe["failureThreshold"])
+
+    per_pod = {**workload(), "cache": {"type": "emptyDir"}}
+    assert run_task(lambda: create(fake_kube_conn_id, cluster.hub, workload=per_pod)).state == (
+        "success"
+    )
+    measured = window()
+    default = startup_window_seconds(InferenceWorkload.parse(per_pod), RenderOptions())
+    assert abs(measured - default) > 60  # 8B weights: download and load take longer
+    relabelled = {**per_pod, "labels": {"team": "search"}}
+    run = run_task(lambda: update(fake_kube_conn_id, cluster.hub, relabelled))
+    assert run.state == "success"
+    assert window() == pytest.approx(measured, abs=20)
+
+
+def test_a_dry_run_shows_the_prewarm_job_it_would_run(
+    cluster: Cluster,
+    fake_kube_conn_id: str,
+    run_task: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    run = run_task(lambda: create(fake_kube_conn_id, cluster.hub, dry_run=True))
+    text = logged(capsys, caplog)
+    assert run.state == "success", text[-3000:]
+    job = result_of(run)["prewarm_job"]
+    assert job["kind"] == "Job" and job["metadata"]["name"] == f"{NAME}-prewarm"
+    assert job["metadata"]["ownerReferences"][0]["name"] == NAME
+    assert f"dry run: the real run first runs prewarm Job {NAME}-prewarm" in text
+    assert cluster.jobs.seen == []
+    assert cluster.fake.get_object("batch/v1", "jobs", NS, f"{NAME}-prewarm") is None
