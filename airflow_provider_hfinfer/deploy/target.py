@@ -9,11 +9,11 @@ cluster.
 
 from __future__ import annotations
 
-import ast
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from airflow_provider_hfinfer.spec.literal import read_back
 
 
 def parse_workload_xcom(value: Any) -> dict[str, Any]:
@@ -21,13 +21,9 @@ def parse_workload_xcom(value: Any) -> dict[str, Any]:
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, str) and value.strip():
-        for parse in (json.loads, ast.literal_eval):
-            try:
-                parsed = parse(value)
-            except (ValueError, SyntaxError):
-                continue
-            if isinstance(parsed, Mapping):
-                return dict(parsed)
+        parsed = read_back(value, what="workload_xcom")
+        if isinstance(parsed, Mapping):
+            return dict(parsed)
     raise ValueError(
         f"workload_xcom ({str(value)[:80]!r}) is not the create operator's result: pass "
         "its output (e.g. deploy.output) or a dict with name and namespace"

@@ -14,7 +14,6 @@ a DAG author does not want in logs.
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import re
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from airflow_provider_hfinfer.exceptions import InferenceRequestError
+from airflow_provider_hfinfer.spec.literal import read_back
 
 Api = Literal["completions", "chat"]
 APIS: tuple[str, ...] = ("completions", "chat")
@@ -377,13 +377,9 @@ def prompt_list(rendered: Any, was_template: bool) -> list[Any]:
     if not isinstance(rendered, str):
         return list(rendered)
     if was_template and rendered.lstrip().startswith("["):
-        for parse in (json.loads, ast.literal_eval):
-            try:
-                parsed = parse(rendered)
-            except (ValueError, SyntaxError):
-                continue
-            if isinstance(parsed, list):
-                return parsed
+        parsed = read_back(rendered, what="prompts")
+        if isinstance(parsed, list):
+            return parsed
     return [rendered]
 
 
