@@ -216,6 +216,8 @@ class HFInferenceUpdateOperator(DeployOperatorBase):
         self.record_state(context, workload.name)
         if self.check_quota:
             step.check_quota(self.hook, plan, updating=bool(existing))
+        if self.strict_node_pool_order:
+            plan = step.pin_pool(self.hook, plan, self.log)
         self.applied = replace(step.in_flight(plan, existing), adopted=False)
         warm_cache(self, plan, existing, result)
         step.apply_plan(self.hook, plan, existing, self.log)

@@ -178,3 +178,44 @@ def test_off_by_default_makes_no_capacity_reads(
     assert run.state == "success"
     assert cluster.requests.count(path_regex=r"^/api/v1/(nodes|pods)$") == 0
     assert len(pod_affinity(cluster)["preferredDuringSchedulingIgnoredDuringExecution"]) == 2
+
+
+def test_an_update_pins_the_pool_as_create_does_and_its_dry_run_said(
+    cluster: Any,
+    fake_kube_conn_id: str,
+    run_task: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from airflow_provider_hfinfer.operators import HFInferenceUpdateOperator
+
+    # First deployed with the preferred order only, then updated with strict order on.
+    run = run_task(lambda: create_op(fake_kube_conn_id, strict_node_pool_order=False))
+    assert run.state == "success"
+    task_output(capsys, caplog)
+
+    def update_op(**kwargs: Any) -> HFInferenceUpdateOperator:
+        params: dict[str, Any] = {
+            "task_id": "roll",
+            "workload": {**WORKLOAD, "labels": {"team": "search"}},
+            "namespace": NS,
+            "kubernetes_conn_id": fake_kube_conn_id,
+            "preflight": "off",
+            "strict_node_pool_order": True,
+            "wait_for_ready": False,
+            "retries": 0,
+        }
+        params.update(kwargs)
+        return HFInferenceUpdateOperator(**params)
+
+    assert run_task(lambda: update_op(dry_run=True)).state == "success"
+    dry = task_output(capsys, caplog)
+    assert "pinned to h100-pool" in dry
+    run = run_task(update_op)
+    output = task_output(capsys, caplog)
+    assert run.state == "success", output[-3000:]
+    assert "pinned to h100-pool: room for 2 replicas, 2 needed" in output
+    terms = pod_affinity(cluster)["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert terms["nodeSelectorTerms"] == [
+        {"matchExpressions": [{"key": KEY, "operator": "In", "values": ["h100-pool"]}]}
+    ]
