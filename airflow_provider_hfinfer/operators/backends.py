@@ -289,6 +289,28 @@ class RunaiBackend:
         return None
 
 
+GRACE_PERIODS_ARE_KUBERNETES = (
+    "grace_periods names Kubernetes failure classes (scheduler, quota and registry messages), "
+    "which Run:ai's workload phases do not report: with backend='runai' leave grace_periods "
+    "out and set grace_period, the one wait for a phase that may heal"
+)
+
+
+def check_grace_periods(values: Mapping[str, float] | None, backend: str) -> dict[str, float]:
+    """A task's ``grace_periods``, checked when the DAG is parsed (copied; {} for none).
+
+    Raises:
+        ValueError: An unknown failure class or a negative value (naming the known
+            classes), or any value at all on the runai backend.
+    """
+    from airflow_provider_hfinfer.status.healing import parse_overrides
+
+    parse_overrides(values)
+    if values and backend == "runai":
+        raise ValueError(GRACE_PERIODS_ARE_KUBERNETES)
+    return dict(values or {})
+
+
 RUNAI_TRIGGER_ARGS = frozenset(
     {"timeout", "started_at", "grace_period", "min_ready_replicas", "accept_scaled_to_zero"}
 )

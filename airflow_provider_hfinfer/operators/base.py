@@ -32,6 +32,7 @@ from airflow_provider_hfinfer.operators.backends import (
     DeployBackend,
     KubernetesBackend,
     RunaiBackend,
+    check_grace_periods,
     choose_backend,
 )
 from airflow_provider_hfinfer.operators.common import spec_error
@@ -122,6 +123,8 @@ class DeployOperatorBase(BaseOperator):
         runai_conn_id: The Airflow ``runai`` connection, for ``backend="runai"``.
         stall_after: Seconds a cold-start phase may show no progress before the wait
             warns, naming the phase and its likely cause (default 600).
+        grace_periods: Seconds per failure class the readiness wait gives a failure
+            (kubernetes backend), as :class:`InferenceReadySensor`'s argument.
         on_failure: What happens to the applied workload when the readiness wait
             ends on a terminal failure, the task is killed (``on_kill``,
             ``execution_timeout``) or fails for good (``on_failure_callback``):
@@ -162,6 +165,7 @@ class DeployOperatorBase(BaseOperator):
         hf_endpoint: str | None = None,
         strict_node_pool_order: bool = False,
         stall_after: float = 600.0,
+        grace_periods: Mapping[str, float] | None = None,
         on_failure: FailurePolicy = "mark_failed",
         backend: Literal["kubernetes", "runai"] | None = None,
         runai_conn_id: str | None = None,
@@ -173,6 +177,7 @@ class DeployOperatorBase(BaseOperator):
         refuse_literal_tokens(workload)  # DAG code and serialized DAGs are stored in the DB
         self.on_failure = check_failure_policy(on_failure)
         self.backend = choose_backend(backend, runai_conn_id)
+        self.grace_periods = check_grace_periods(grace_periods, self.backend)
         self.runai_conn_id = runai_conn_id or "runai_default"
         self.on_failure_callback = [*self.on_failure_callback, workload_failure_callback]
         self.workload = workload

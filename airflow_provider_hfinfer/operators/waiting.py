@@ -61,7 +61,11 @@ def poll(
 
     return follow(
         lambda: operator.backend_impl.observe(
-            name, operator.namespace, cold_start=cold_start, is_final=until
+            name,
+            operator.namespace,
+            grace_periods=operator.grace_periods,
+            cold_start=cold_start,
+            is_final=until,
         ),
         timeout=timeout,
         poll_interval=operator.poll_interval,
@@ -103,6 +107,7 @@ def defer_wait(
         timeout=timeout,
         started_at=started_at,
         stall_after=operator.stall_after,
+        grace_periods=operator.grace_periods,
         # As the polling waits: a workload its autoscaler holds at zero is up.
         accept_scaled_to_zero=True,
     )

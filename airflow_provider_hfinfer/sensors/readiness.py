@@ -25,6 +25,7 @@ from airflow_provider_hfinfer.operators.backends import (
     DeployBackend,
     KubernetesBackend,
     RunaiBackend,
+    check_grace_periods,
     choose_backend,
 )
 from airflow_provider_hfinfer.sensors.endpoint import (
@@ -38,7 +39,6 @@ from airflow_provider_hfinfer.status import (
     progress_line,
 )
 from airflow_provider_hfinfer.status.coldstart import DEFAULT_STALL_AFTER_SECONDS, with_note
-from airflow_provider_hfinfer.status.healing import parse_overrides
 from airflow_provider_hfinfer.status.verdict import Outcome, WaitRule, verdict
 from airflow_provider_hfinfer.triggers.events import ReadinessEvent
 
@@ -48,11 +48,6 @@ if TYPE_CHECKING:
     from airflow_provider_hfinfer.deploy.coldstart import ColdStartFollower
 
 VERIFY_RETRY_SECONDS = 2.0
-GRACE_PERIODS_ARE_KUBERNETES = (
-    "grace_periods names Kubernetes failure classes (scheduler, quota and registry messages), "
-    "which Run:ai's workload phases do not report: with backend='runai' leave grace_periods "
-    "out and set grace_period, the one wait for a phase that may heal"
-)
 PROXY_IS_KUBERNETES = (
     "verify_endpoint='proxy' goes through the Kubernetes API server's service proxy, which "
     "does not reach a Run:ai workload: use verify_endpoint='url' (the endpoint_url Run:ai "
@@ -153,7 +148,6 @@ class InferenceReadySensor(BaseSensorOperator):
         if name is None and workload_xcom is None:
             raise ValueError("give the workload as name + namespace, or as workload_xcom")
         check_verify_mode(verify_endpoint, endpoint_url or "from-xcom")
-        parse_overrides(grace_periods)
         self.name = name
         self.namespace = namespace
         self.workload_xcom = workload_xcom
@@ -163,7 +157,9 @@ class InferenceReadySensor(BaseSensorOperator):
         self.min_ready_replicas = min_ready_replicas
         self.accept_scaled_to_zero = accept_scaled_to_zero
         self.grace_period = grace_period
-        self.grace_periods = dict(grace_periods or {})
+        self.grace_periods = check_grace_periods(
+            grace_periods, choose_backend(backend, runai_conn_id)
+        )
         self.verify_endpoint = verify_endpoint
         self.endpoint_url = endpoint_url
         self.served_model_name = served_model_name
@@ -177,8 +173,6 @@ class InferenceReadySensor(BaseSensorOperator):
         if choose_backend(backend, runai_conn_id) == "runai":
             if verify_endpoint == "proxy":
                 raise ValueError(PROXY_IS_KUBERNETES)
-            if grace_periods:
-                raise ValueError(GRACE_PERIODS_ARE_KUBERNETES)
         self._cold_start: ColdStartFollower | None = None
         self._last_fingerprint = ""
         self._last_line = ""

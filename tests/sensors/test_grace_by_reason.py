@@ -147,3 +147,61 @@ def test_an_override_lets_a_user_wait_longer_for_one_class(
 def test_an_unknown_class_is_refused_when_the_dag_is_built() -> None:
     with pytest.raises(ValueError, match=r"grace_periods: unknown failure class 'image'"):
         InferenceReadySensor(task_id="wait", name="llama", grace_periods={"image": 60})
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poll", "deferrable"])
+@pytest.mark.parametrize(
+    ("overrides", "reason"), [({}, "Timeout"), ({"image-not-found": 0}, "ImagePullBackOff")]
+)
+def test_the_create_operator_waits_with_the_same_grace_periods(
+    fake_kube: FakeKubeServer,
+    fake_kube_conn_id: str,
+    kubelet: FakeKubelet,
+    run_task: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    deferrable: bool,
+    overrides: dict[str, float],
+    reason: str,
+) -> None:
+    from airflow_provider_hfinfer.operators import HFInferenceCreateOperator
+
+    fake_kube.create_namespace(NS)
+    kubelet.start("image_pull")
+    run = run_task(
+        lambda: HFInferenceCreateOperator(
+            task_id="deploy",
+            workload={"name": "llama", "model": "org/m", "compute": {"gpus": 1}},
+            namespace=NS,
+            kubernetes_conn_id=fake_kube_conn_id,
+            preflight="off",
+            wait_for_ready=True,
+            deferrable=deferrable,
+            grace_periods=overrides,
+            poll_interval=0.2,
+            timeout=3,
+            on_failure="keep",
+            retries=0,
+        )
+    )
+    text = _log(capsys, caplog)
+    assert run.state == "failed"
+    assert f"WorkloadError: [{reason}]" in text, text[-3000:]
+
+
+def test_the_deploy_operators_refuse_an_unknown_class_and_any_on_run_ai() -> None:
+    from airflow_provider_hfinfer.operators import HFInferenceCreateOperator
+
+    spec = {"name": "llama", "model": "org/m"}
+    with pytest.raises(ValueError, match=r"grace_periods: unknown failure class 'image'"):
+        HFInferenceCreateOperator(
+            task_id="d", workload=spec, namespace=NS, grace_periods={"image": 60}
+        )
+    with pytest.raises(ValueError, match=r"with backend='runai' leave grace_periods out"):
+        HFInferenceCreateOperator(
+            task_id="d",
+            workload=spec,
+            namespace=NS,
+            runai_conn_id="r",
+            grace_periods={"capacity": 60},
+        )
