@@ -82,3 +82,26 @@ def task_instance(run: Any, task_id: str) -> Any:
         )
         session.expunge(ti)
         return ti
+
+
+def captured_log(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
+    """What the test's tasks printed since the last call, plus every log record so far."""
+    captured = capsys.readouterr()
+    return captured.out + captured.err + caplog.text
+
+
+def xcom_result(run: Any, task_id: str = "deploy") -> Any:
+    """The ``return_value`` XCom of ``task_id`` in a finished DagRun, decoded."""
+    import json
+
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(run_id=run.run_id, task_id=task_id, key="return_value")
+            .one()
+        )
+        value = row.value
+    return json.loads(value) if isinstance(value, str) else value

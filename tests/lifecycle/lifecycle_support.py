@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 NS = "team-a"
-
-
-def task_output(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
-    """Everything the task logged (Airflow's task logs go to stdout in dag.test())."""
-    captured = capsys.readouterr()
-    return captured.out + captured.err + caplog.text
 
 
 def xcom_values(run: Any, task_id: str, key: str = "return_value") -> list[Any]:

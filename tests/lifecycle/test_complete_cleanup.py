@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from lifecycle_support import NS, task_output, xcom_values
+from airflow_fixtures import captured_log as task_output
+from lifecycle_support import NS, xcom_values
 
 from airflow_provider_hfinfer.deploy.state import AppliedWorkload
 from airflow_provider_hfinfer.kube.resources import WORKLOAD_KINDS

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from lifecycle_support import NS, task_output, xcom_values
+from airflow_fixtures import captured_log as task_output
+from lifecycle_support import NS, xcom_values
 
 from airflow_provider_hfinfer.deploy.state import AppliedWorkload
 from airflow_provider_hfinfer.operators import HFInferenceUpdateOperator

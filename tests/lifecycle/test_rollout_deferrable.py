@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from lifecycle_support import NS, task_output, xcom_values
+from airflow_fixtures import captured_log as task_output
+from lifecycle_support import NS, xcom_values
 from test_rollout import (  # noqa: F401 (rollout_token_variables: an autouse fixture)
     MODEL,
     TOKEN,

@@ -8,11 +8,12 @@ second of the schedule, whether it polls or defers to the trigger.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from airflow_fixtures import captured_log as logged
+from airflow_fixtures import xcom_result as result_of
 from fakekube import FakeKubeServer
 from fakekube.schedule import PhaseSchedule, ScheduledKubelet
 
@@ -65,25 +66,6 @@ def create(conn_id: str, **kwargs: Any) -> HFInferenceCreateOperator:
     }
     params.update(kwargs)
     return HFInferenceCreateOperator(**params)
-
-
-def result_of(run: Any) -> dict[str, Any]:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(run_id=run.run_id, task_id="deploy", key="return_value")
-            .one()
-        )
-        value = row.value
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def logged(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
-    captured = capsys.readouterr()
-    return captured.out + captured.err + caplog.text
 
 
 def assert_matches_schedule(cold_start: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from airflow_fixtures import captured_log as task_output
 
 from airflow_provider_hfinfer.operators import HFInferenceCreateOperator, HFInferenceDeleteOperator
 
@@ -61,12 +62,6 @@ def stored(fake: Any) -> dict[str, dict[str, Any]]:
         for obj in fake.list_objects(group_version, plural, NS):
             found[f"{kind}/{obj['metadata']['name']}"] = obj
     return found
-
-
-def task_output(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
-    """Everything the task logged (Airflow's task logs go to stdout in dag.test())."""
-    captured = capsys.readouterr()
-    return captured.out + captured.err + caplog.text
 
 
 def mark_available(fake: Any, name: str) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from airflow_fixtures import captured_log as logged
+from airflow_fixtures import xcom_result as result_of
 from fakekube import FakeKubeServer
 from fakekube.jobs import ClaimVolumes, FakeJobRunner, vllm_download
 from fakekube.schedule import PhaseSchedule, ScheduledKubelet
@@ -107,25 +109,6 @@ def create(conn_id: str, hub: FakeHub, **kwargs: Any) -> HFInferenceCreateOperat
     }
     params.update(kwargs)
     return HFInferenceCreateOperator(**params)
-
-
-def result_of(run: Any, task_id: str = "deploy") -> dict[str, Any]:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(run_id=run.run_id, task_id=task_id, key="return_value")
-            .one()
-        )
-        value = row.value
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def logged(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
-    captured = capsys.readouterr()
-    return captured.out + captured.err + caplog.text
 
 
 def test_prewarm_runs_the_job_before_scale_up_and_replicas_never_ask_the_hub(

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from airflow_fixtures import captured_log as task_output
 
 from airflow_provider_hfinfer.operators import HFInferenceDeleteOperator
 
@@ -69,11 +70,6 @@ def delete_op(conn_id: str, **kwargs: Any) -> HFInferenceDeleteOperator:
 
 def pod_names(cluster: Any) -> set[str]:
     return {item["metadata"]["name"] for item in cluster.list_objects("v1", "pods", NS)}
-
-
-def task_output(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
-    captured = capsys.readouterr()
-    return captured.out + captured.err + caplog.text
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from airflow_fixtures import captured_log as task_output
 
 from airflow_provider_hfinfer.operators import HFInferenceCreateOperator
 
@@ -70,11 +71,6 @@ def pod_affinity(cluster: Any) -> dict[str, Any]:
     deployment = cluster.get_object("apps/v1", "deployments", NS, "llama")
     affinity: dict[str, Any] = deployment["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
     return affinity
-
-
-def task_output(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
-    captured = capsys.readouterr()
-    return captured.out + captured.err + caplog.text
 
 
 @pytest.fixture

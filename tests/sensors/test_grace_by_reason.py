@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from airflow_fixtures import captured_log as _log
 from fakekube import FakeKubeServer
 from fakekube.kubelet import FakeKubelet, sample_deployment
 
@@ -58,11 +59,6 @@ def _stage(fake: FakeKubeServer, kubelet: FakeKubelet, outcome: str, ago: float)
         fake.put_object(CPU_QUOTA)
         outcome = "ready"
     kubelet.rollout("llama", outcome=outcome, ago=ago)
-
-
-def _log(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
-    captured = capsys.readouterr()
-    return captured.out + captured.err + caplog.text
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferrable"])

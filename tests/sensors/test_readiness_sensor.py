@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, TaskDeferred
+from airflow_fixtures import captured_log as output
 from fakekube import FakeKubeServer, ProxyRequest
 from fakekube.kubelet import FakeKubelet, sample_deployment
 
@@ -32,12 +33,6 @@ FAILURES = [
     ("progress_deadline", "ProgressDeadlineExceeded"),
 ]
 GRACE = 0.5
-
-
-def output(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
-    """Everything the task logged (task logs go to stdout under dag.test())."""
-    captured = capsys.readouterr()
-    return captured.out + captured.err + caplog.text
 
 
 def sensor(conn_id: str, **kwargs: Any) -> InferenceReadySensor:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from airflow_fixtures import captured_log as logged
 from fakekube import FakeKubeServer
 from fakekube.kubelet import sample_deployment
 from fakekube.schedule import PhaseSchedule, ScheduledKubelet
@@ -52,11 +53,6 @@ def wait(conn_id: str, **kwargs: Any) -> InferenceReadySensor:
     }
     params.update(kwargs)
     return InferenceReadySensor(**params)
-
-
-def logged(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
-    captured = capsys.readouterr()
-    return captured.out + captured.err + caplog.text
 
 
 def test_a_stuck_image_pull_is_a_warning_with_the_registry_as_cause(
