@@ -466,11 +466,15 @@ class FakeKubelet:
         *,
         etype: str = "Warning",
         component: str = "kubelet",
+        moment: datetime | None = None,
     ) -> JsonDict:
-        """Record a core/v1 Event about ``involved`` as the kubelet or a controller does."""
+        """Record a core/v1 Event about ``involved`` as the kubelet or a controller does.
+
+        ``moment`` stamps it at that time instead of now (a played schedule's clock).
+        """
         meta = involved["metadata"]
         kind = involved.get("kind", "Pod")
-        now = _now()
+        now = moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else _now()
         return self._put(
             {
                 "apiVersion": "v1",

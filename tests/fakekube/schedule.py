@@ -213,25 +213,32 @@ class ScheduledKubelet(FakeKubelet):
         if current is None:
             return
         if step == "scheduled":
-            self._event_at(
+            self.event(
                 current,
                 "Scheduled",
                 f"Successfully assigned {self.namespace}/{name} to {NODE}",
-                moment,
+                etype="Normal",
+                moment=moment,
                 component="default-scheduler",
             )
             self._pod_change(name, lambda obj: _scheduled(obj, moment))
         elif step == "pulling":
-            self._event_at(current, "Pulling", f'Pulling image "{image}"', moment)
+            self.event(
+                current, "Pulling", f'Pulling image "{image}"', etype="Normal", moment=moment
+            )
         elif step == "pulled":
             took = schedule.pull_in
             detail = f" in {took} ({took} including waiting)" if took else ""
-            self._event_at(
-                current, "Pulled", f'Successfully pulled image "{image}"{detail}', moment
+            self.event(
+                current,
+                "Pulled",
+                f'Successfully pulled image "{image}"{detail}',
+                etype="Normal",
+                moment=moment,
             )
         elif step == "started":
-            self._event_at(current, "Created", "Created container vllm", moment)
-            self._event_at(current, "Started", "Started container vllm", moment)
+            self.event(current, "Created", "Created container vllm", etype="Normal", moment=moment)
+            self.event(current, "Started", "Started container vllm", etype="Normal", moment=moment)
             self._pod_change(name, lambda obj: _running(obj, moment, image))
             self._log(name, moment, "INFO {} api_server.py:585] vLLM API server version 0.6.4")
             self._log(
@@ -266,44 +273,6 @@ class ScheduledKubelet(FakeKubelet):
     def _log(self, pod: str, moment: datetime, text: str) -> None:
         line = text.replace("{}", moment.strftime("%m-%d %H:%M:%S"))
         self.server.logs.append(self.namespace, pod, line, at=moment)
-
-    def _event_at(
-        self,
-        involved: JsonDict,
-        reason: str,
-        message: str,
-        moment: datetime,
-        *,
-        component: str = "kubelet",
-    ) -> JsonDict:
-        meta = involved["metadata"]
-        return self.server.put_object(
-            {
-                "apiVersion": "v1",
-                "kind": "Event",
-                "metadata": {
-                    "name": f"{meta['name']}.{secrets.token_hex(8)}",
-                    "namespace": self.namespace,
-                },
-                "involvedObject": {
-                    "kind": "Pod",
-                    "namespace": self.namespace,
-                    "name": meta["name"],
-                    "uid": meta.get("uid", ""),
-                    "apiVersion": "v1",
-                },
-                "reason": reason,
-                "message": message,
-                "source": {"component": component},
-                "firstTimestamp": _stamp(moment),
-                "lastTimestamp": _stamp(moment),
-                "count": 1,
-                "type": "Normal",
-                "eventTime": None,
-                "reportingComponent": component,
-                "reportingInstance": "",
-            }
-        )
 
 
 def _condition(ctype: str, status: str, moment: datetime, reason: str = "") -> JsonDict:
