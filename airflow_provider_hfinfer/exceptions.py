@@ -21,6 +21,10 @@ class SpecError(ValueError):
     """A workload spec breaks a rule; the message names the field, rule and fix."""
 
 
+class ArgumentTooLongError(ValueError):
+    """A templated operator argument rendered to text too long to read back safely."""
+
+
 class WorkloadError(HFInferenceError):
     """A runtime failure about one workload, with where and why it happened.
 

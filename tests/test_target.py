@@ -53,10 +53,13 @@ def test_nesting_no_parser_can_read_is_refused_not_a_crash(value: str) -> None:
 
 
 def test_text_too_long_to_read_back_is_refused_before_parsing() -> None:
-    from airflow_provider_hfinfer.spec.literal import MAX_TEXT_CHARS, TooLongError
+    from airflow_provider_hfinfer.exceptions import ArgumentTooLongError
+    from airflow_provider_hfinfer.spec.literal import MAX_TEXT_CHARS
 
     huge = "{'name': 'llama', 'namespace': 'ml', 'pad': '" + "x" * MAX_TEXT_CHARS + "'}"
-    with pytest.raises(TooLongError, match=r"workload_xcom rendered to [\d,]+ characters.*output"):
+    with pytest.raises(
+        ArgumentTooLongError, match=r"workload_xcom rendered to [\d,]+ characters.*output"
+    ):
         parse_workload_xcom(huge)
 
 

@@ -15,13 +15,11 @@ import ast
 import json
 from typing import Any
 
+from airflow_provider_hfinfer.exceptions import ArgumentTooLongError
+
 MAX_TEXT_CHARS = 4_000_000
 """The longest text read back (4 MB): a workload XCom is a few KB, thousands of
 prompts a few MB; literal_eval's syntax tree takes about 20x the text in memory."""
-
-
-class TooLongError(ValueError):
-    """Text longer than :data:`MAX_TEXT_CHARS`: read back, it could exhaust memory."""
 
 
 def read_back(text: str, *, what: str, limit: int = MAX_TEXT_CHARS) -> Any | None:
@@ -33,11 +31,11 @@ def read_back(text: str, *, what: str, limit: int = MAX_TEXT_CHARS) -> Any | Non
         limit: The longest text read.
 
     Raises:
-        TooLongError: ``text`` is longer than ``limit``, naming ``what``, the size and
+        ArgumentTooLongError: ``text`` is longer than ``limit``, naming ``what``, the size and
             the fix.
     """
     if len(text) > limit:
-        raise TooLongError(
+        raise ArgumentTooLongError(
             f"{what} rendered to {len(text):,} characters, more than the {limit:,} a task "
             f"reads back: pass the value itself (e.g. a task's .output), not text this long"
         )
@@ -49,4 +47,4 @@ def read_back(text: str, *, what: str, limit: int = MAX_TEXT_CHARS) -> Any | Non
     return None
 
 
-__all__ = ["MAX_TEXT_CHARS", "TooLongError", "read_back"]
+__all__ = ["MAX_TEXT_CHARS", "read_back"]
