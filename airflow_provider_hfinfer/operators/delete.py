@@ -7,7 +7,7 @@ provider does not manage are never touched.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -89,20 +89,28 @@ class HFInferenceDeleteOperator(BaseOperator):
             self.log.info("deleted %s", ", ".join(deleted))
         else:
             self.log.info("workload %s/%s is already gone", self.namespace, self.name)
-        if self.wait_for_pods:
-            deadline = time.monotonic() + self.timeout
-            while pods := hook.list_objects(
+
+        def terminating() -> str | None:
+            pods = hook.list_objects(
                 res.POD, self.namespace, label_selector=workload_selector(self.name)
-            ):
-                if time.monotonic() >= deadline:
-                    raise WorkloadError(
-                        f"{len(pods)} pod(s) still terminating after {self.timeout:.0f}s",
-                        name=self.name,
-                        namespace=self.namespace,
-                        reason="Timeout",
-                    )
-                time.sleep(self.poll_interval)
+            )
+            return f"{len(pods)} pod(s) still terminating" if pods else None
+
+        self._wait_gone(terminating)
         return deleted
+
+    def _wait_gone(self, remaining: Callable[[], str | None]) -> None:
+        """With ``wait_for_pods``, poll until ``remaining()`` says nothing is left."""
+        deadline = time.monotonic() + self.timeout
+        while self.wait_for_pods and (left := remaining()) is not None:
+            if time.monotonic() >= deadline:
+                raise WorkloadError(
+                    f"{left} after {self.timeout:.0f}s",
+                    name=self.name,
+                    namespace=self.namespace,
+                    reason="Timeout",
+                )
+            time.sleep(self.poll_interval)
 
     def _delete_on_runai(self) -> list[str]:
         """Delete the Run:ai workload of that name (this provider's only), then wait it out."""
@@ -116,14 +124,11 @@ class HFInferenceDeleteOperator(BaseOperator):
             self.log.info("deleted %s from Run:ai project %s", ", ".join(deleted), self.namespace)
         else:
             self.log.info("workload %s/%s is already gone", self.namespace, self.name)
-        deadline = time.monotonic() + self.timeout
-        while self.wait_for_pods and find_ours(session, self.name, target) is not None:
-            if time.monotonic() >= deadline:
-                raise WorkloadError(
-                    f"Run:ai still lists the workload after {self.timeout:.0f}s",
-                    name=self.name,
-                    namespace=self.namespace,
-                    reason="Timeout",
-                )
-            time.sleep(self.poll_interval)
+        self._wait_gone(
+            lambda: (
+                "Run:ai still lists the workload"
+                if find_ours(session, self.name, target) is not None
+                else None
+            )
+        )
         return deleted
