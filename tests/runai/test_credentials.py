@@ -300,3 +300,23 @@ def test_dry_run_shows_the_credential_request_redacted_and_writes_nothing(
     assert {r.method for r in fake_runai.requests if r.path != "/api/v1/token"} == {"GET"}
     assert fake_runai.credentials.items == {}
     assert_token_only_in_the_credential(fake_runai, run, text, TOKEN)
+
+
+def test_an_inline_token_adds_three_requests_to_a_create(
+    fake_runai: FakeRunai, runai_conn_id: str, run_task: Any
+) -> None:
+    """The README's figure: the credential lookup, its POST and the pruning listing."""
+    assert run_task(lambda: create_op(runai_conn_id, workload=INLINE)).state == "success"
+    workload_id = fake_runai.by_name("llama").id
+    sent = [(r.method, r.path.replace(workload_id, "{id}")) for r in fake_runai.requests]
+    assert sent == [
+        ("POST", "/api/v1/token"),
+        ("GET", "/api/v1/clusters"),
+        ("GET", "/api/v1/org-unit/projects"),
+        ("GET", "/api/v1/workloads"),
+        ("GET", "/api/v1/asset/credentials"),
+        ("POST", GENERIC_SECRETS),
+        ("POST", "/api/v1/workloads/inferences"),
+        ("GET", "/api/v1/asset/credentials"),
+        ("GET", "/api/v1/workloads/{id}"),
+    ]
