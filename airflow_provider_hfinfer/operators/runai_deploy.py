@@ -11,7 +11,8 @@ wait, the deferral and the ``on_failure`` policy) and the runai layer
   earlier try adopted, another's refused), create or adopt the Run:ai credential
   an inline token (or ``hf_conn_id``) becomes, submit (its ``HF_TOKEN`` from that
   credential's secret), drop the provider's older credentials of the workload (a
-  rotated token's), then wait (polling, or
+  rotated token's; a first submit the API refuses as invalid drops the new one
+  again), then wait (polling, or
   deferred to :class:`~airflow_provider_hfinfer.triggers.runai.RunaiReadyTrigger`);
   the XCom result has the kubernetes backend's keys plus ``backend`` and
   ``workload_id``.
@@ -30,7 +31,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_hfinfer.deploy.state import AppliedWorkload
-from airflow_provider_hfinfer.exceptions import RunaiAPIError
+from airflow_provider_hfinfer.exceptions import RunaiAPIError, RunaiInvalidRequestError
 from airflow_provider_hfinfer.operators.backends import RunaiBackend
 from airflow_provider_hfinfer.operators.common import task_identity
 from airflow_provider_hfinfer.runai.plan import RunaiPlan, describe, placeholder_target, prepare
@@ -190,7 +191,12 @@ def create_on_runai(op: DeployOperatorBase, context: Context) -> dict[str, Any]:
     op.record_state(context, plan.workload.name)
     op.applied = applied = _applied(plan, existing)
     plan = ensure_credential(op, session, plan)
-    submitted = step.submit(session, plan, existing, op.log)
+    try:
+        submitted = step.submit(session, plan, existing, op.log)
+    except RunaiInvalidRequestError:
+        if existing is None:  # refused as sent, and would be again: leave no credential behind
+            prune_credentials(op, session, plan, None, keep=set())
+        raise
     prune_credentials(op, session, plan, existing)
     # A new workload's phases are all about this spec; only an update can be read too early.
     written = None if submitted.created else submitted.written_at

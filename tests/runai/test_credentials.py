@@ -128,7 +128,7 @@ def test_a_retry_adopts_its_credential_and_creates_no_second_one(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Attempt 1 creates the credential, then the workload POST fails; attempt 2 adopts it."""
-    fake_runai.fail("POST", "/api/v1/workloads/inferences", 422, times=1)
+    fake_runai.fail("POST", "/api/v1/workloads/inferences", 409, times=1)  # a change in progress
     run = run_task(
         lambda: create_op(runai_conn_id, workload=INLINE, retries=1, retry_delay=timedelta(0))
     )
@@ -320,3 +320,14 @@ def test_an_inline_token_adds_three_requests_to_a_create(
         ("GET", "/api/v1/asset/credentials"),
         ("GET", "/api/v1/workloads/{id}"),
     ]
+
+
+def test_a_workload_the_api_refuses_leaves_no_credential_behind(
+    fake_runai: FakeRunai, runai_conn_id: str, run_task: Any
+) -> None:
+    fake_runai.fail("POST", "/api/v1/workloads/inferences", 422, times=5)
+    run = run_task(lambda: create_op(runai_conn_id, workload=INLINE, retries=0))
+    assert run.state == "failed"
+    assert len(fake_runai.sent("POST", GENERIC_SECRETS)) == 1
+    assert fake_runai.credentials.items == {}
+    assert fake_runai.named("llama") == []
