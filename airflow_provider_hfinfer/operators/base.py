@@ -235,7 +235,7 @@ class DeployOperatorBase(BaseOperator):
         self.ran_here = True
         try:
             if self.backend == "runai":
-                from airflow_provider_hfinfer.operators.runai_deploy import deploy_on_runai
+                from airflow_provider_hfinfer.operators.runai_update import deploy_on_runai
 
                 return deploy_on_runai(self, context)
             return self.deploy(context)
@@ -376,8 +376,8 @@ class DeployOperatorBase(BaseOperator):
     def execute_runai_complete(
         self, context: Context, event: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> Any:
-        """Resume a deferred Run:ai rollout or rollback (:mod:`.runai_deploy`)."""
-        from airflow_provider_hfinfer.operators.runai_deploy import resume_on_runai
+        """Resume a deferred Run:ai rollout or rollback (:mod:`.runai_update`)."""
+        from airflow_provider_hfinfer.operators.runai_update import resume_on_runai
 
         return resume_on_runai(self, context, event, kwargs.get("pending"))
 

@@ -3,8 +3,8 @@
 This module owns :func:`task_identity` (who applies a workload: the value of
 ``hfinfer.io/owner``) and :func:`spec_error` (a validation failure as the
 provider's one-line-per-problem spec error). They live apart from
-:mod:`.base` so that the runai pipeline (:mod:`.runai_deploy`) uses them without
-importing the operator base it is dispatched from.
+:mod:`.base` so that the runai pipeline (:mod:`.runai_deploy`) uses them
+without importing the operator base it is dispatched from.
 """
 
 from __future__ import annotations

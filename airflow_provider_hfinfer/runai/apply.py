@@ -13,7 +13,8 @@ apply`, with the same rules as the kubernetes backend:
   through is adopted as well.
 * :func:`observe`: one read of ``GET /api/v1/workloads/{id}``, judged by
   :func:`.status.assess_runai`, with the URL Run:ai serves it at.
-* :func:`delete_named`: delete the workload of a name this provider manages.
+* :func:`delete_named`: delete the workload of a name this provider manages, and
+  the credentials it made of an inline token for it (:mod:`.tokens`).
 
 It reaches the control plane only through :class:`~.session.RunaiSession` and
 imports no Airflow.
@@ -26,12 +27,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from airflow_provider_hfinfer.exceptions import NameTakenError, RunaiConflictError
+from airflow_provider_hfinfer.exceptions import (
+    NameTakenError,
+    RunaiAccessDeniedError,
+    RunaiConflictError,
+)
 from airflow_provider_hfinfer.runai.body import RunaiTarget, pairs_of
 from airflow_provider_hfinfer.runai.plan import RunaiPlan
 from airflow_provider_hfinfer.runai.session import RunaiSession
 from airflow_provider_hfinfer.runai.status import assess_runai
 from airflow_provider_hfinfer.spec.names import (
+    CREDENTIAL_ANNOTATION,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     OWNER_ANNOTATION,
@@ -224,11 +230,24 @@ def find_ours(session: RunaiSession, name: str, target: RunaiTarget) -> Existing
 
 
 def delete_named(session: RunaiSession, name: str, target: RunaiTarget) -> list[str]:
-    """Delete the workload of that name this provider manages; what was deleted."""
+    """Delete the workload of that name this provider manages, then its credentials.
+
+    The credentials go even when the workload is already gone (a create that failed
+    after its credential was made leaves nothing behind once the workload is deleted).
+    """
+    from airflow_provider_hfinfer.runai.tokens import prune
+
     existing = find_ours(session, name, target)
-    if existing is None or not session.delete(existing.workload_id, target):
+    if existing is not None:
+        gone = session.delete(existing.workload_id, target)
+        deleted = [f"InferenceWorkload/{name}"] if gone else []
+        if CREDENTIAL_ANNOTATION in existing.annotations:
+            deleted += prune(session, name, target)
+        return deleted
+    try:
+        return prune(session, name, target)
+    except RunaiAccessDeniedError:  # may not view credentials: it made none to leave behind
         return []
-    return [f"InferenceWorkload/{name}"]
 
 
 def observe_named(

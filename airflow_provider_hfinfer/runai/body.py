@@ -3,7 +3,8 @@
 This module owns the mapping of every form field to the NVIDIA Run:ai REST API
 (``POST /api/v1/workloads/inferences``, field names and types as the API
 reference of versions 2.22 to 3.0 publishes them): the vLLM flags as ``args``,
-the token as an environment variable from an existing secret, GPUs, CPU and
+the token as an environment variable from a secret (an existing one, or the
+Run:ai credential an inline token becomes, :mod:`.credential`), GPUs, CPU and
 memory under ``compute``, the serving port and who may call it, autoscaling
 (min/max, metric, threshold, scale-to-zero retention), node pools in order,
 node type, tolerations, annotations and labels (the provider's bookkeeping
@@ -33,10 +34,12 @@ from airflow_provider_hfinfer.render.metadata import (
 )
 from airflow_provider_hfinfer.render.options import RenderOptions
 from airflow_provider_hfinfer.render.records import spec_record
+from airflow_provider_hfinfer.runai.credential import CredentialRef
 from airflow_provider_hfinfer.spec import InferenceWorkload
 from airflow_provider_hfinfer.spec.kube_syntax import parse_quantity
 from airflow_provider_hfinfer.spec.names import (
     APPLIED_SPEC_ANNOTATION,
+    CREDENTIAL_ANNOTATION,
     MODEL_ANNOTATION,
     OWNER_ANNOTATION,
     PREVIOUS_SPEC_ANNOTATION,
@@ -116,20 +119,33 @@ def workload_annotations(workload: InferenceWorkload, stamp: Stamp) -> dict[str,
     return found
 
 
-def environment(workload: InferenceWorkload) -> list[dict[str, Any]]:
+def environment(
+    workload: InferenceWorkload, credential: CredentialRef | None = None
+) -> list[dict[str, Any]]:
     """``environmentVariables``: the cache location, no telemetry, the token from a secret.
 
-    The token is only ever a reference (``secret: {name, key}``); an inline token is
-    refused for this backend before anything is rendered.
+    The token is only ever a reference (``secret: {name, key}``): to the existing
+    secret the spec names, or to the Kubernetes secret of the credential an inline
+    token became (``credential``). An inline token without one is a caller's bug.
+
+    Raises:
+        ValueError: The spec holds an inline token and no credential is given.
     """
     env: list[dict[str, Any]] = [
         {"name": "HF_HOME", "value": HF_HOME},
         {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
         {"name": "DO_NOT_TRACK", "value": "1"},
     ]
-    secret = secret_name(workload)
-    if secret:
-        env.append({"name": "HF_TOKEN", "secret": {"name": secret, "key": secret_key(workload)}})
+    access = workload.hf_access
+    if credential is not None:
+        env.append(
+            {"name": "HF_TOKEN", "secret": {"name": credential.secret, "key": credential.key}}
+        )
+    elif access.type == "existing_secret":
+        secret = {"name": secret_name(workload), "key": secret_key(workload)}
+        env.append({"name": "HF_TOKEN", "secret": secret})
+    elif access.type != "none":
+        raise ValueError(f"hf_access.type {access.type!r} needs the Run:ai credential it became")
     return env
 
 
@@ -239,7 +255,10 @@ def probes() -> dict[str, Any]:
 
 
 def inference_spec(
-    workload: InferenceWorkload, options: RenderOptions, stamp: Stamp
+    workload: InferenceWorkload,
+    options: RenderOptions,
+    stamp: Stamp,
+    credential: CredentialRef | None = None,
 ) -> dict[str, Any]:
     """The request's ``spec``: everything the form says about how the workload runs.
 
@@ -247,14 +266,18 @@ def inference_spec(
         workload: The validated spec (already checked by :func:`.rules.check_runai`).
         options: Cluster settings (the default image, the model-loading window).
         stamp: Spec hash, owner and spec records.
+        credential: The secret ``HF_TOKEN`` comes from when the token was inline.
 
     Returns:
         A JSON-ready dict with the published field names.
     """
+    annotations = workload_annotations(workload, stamp)
+    if credential is not None:
+        annotations[CREDENTIAL_ANNOTATION] = credential.name
     spec: dict[str, Any] = {
         "image": workload.vllm.image or options.default_image,
         "args": shlex.join(vllm_args(workload)),
-        "environmentVariables": environment(workload),
+        "environmentVariables": environment(workload, credential),
         "compute": compute(workload),
         "servingPort": serving_port(workload),
         "autoscaling": autoscaling(workload),
@@ -263,7 +286,7 @@ def inference_spec(
         },
         "probes": probes(),
         "storage": storage(workload),
-        "annotations": _name_value(workload_annotations(workload, stamp)),
+        "annotations": _name_value(annotations),
         "labels": _name_value(provider_labels(workload)),
     }
     if workload.node_pools:
@@ -276,7 +299,11 @@ def inference_spec(
 
 
 def creation_request(
-    workload: InferenceWorkload, target: RunaiTarget, options: RenderOptions, stamp: Stamp
+    workload: InferenceWorkload,
+    target: RunaiTarget,
+    options: RenderOptions,
+    stamp: Stamp,
+    credential: CredentialRef | None = None,
 ) -> dict[str, Any]:
     """The whole ``InferenceCreationRequest``: name, project, cluster and spec.
 
@@ -288,7 +315,7 @@ def creation_request(
         "useGivenNameAsPrefix": False,
         "projectId": target.project_id,
         "clusterId": target.cluster_id,
-        "spec": inference_spec(workload, options, stamp),
+        "spec": inference_spec(workload, options, stamp, credential),
     }
 
 

@@ -70,9 +70,13 @@ FIELD_TABLE: tuple[FieldRow, ...] = (
     ),
     FieldRow(
         "hf_access token / new_secret, hf_conn_id",
-        (),
+        (
+            "spec.environmentVariables[HF_TOKEN].secret",
+            "spec.annotations[hfinfer.io/hf-credential]",
+        ),
         "a new Secret, env HF_TOKEN from a secretKeyRef",
-        "refused: the API sets a variable from an existing secret only; use existing_secret",
+        "a new Run:ai credential (generic secret) `<name>-hf-token-<8 hex>`, created "
+        "first; HF_TOKEN from its secret",
     ),
     FieldRow(
         "endpoint_access.mode",

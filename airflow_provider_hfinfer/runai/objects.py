@@ -6,7 +6,8 @@ workload's objects, annotate one, delete one) over the Run:ai API. A workload
 this provider submitted is listed as one object of kind ``InferenceWorkload``
 whose labels and annotations are its spec's; annotating it replaces the spec's
 ``annotations`` section (``PATCH``; Run:ai records that as a new revision);
-deleting it is ``DELETE``; listing a project's managed workloads feeds the
+deleting it is ``DELETE`` (and the credentials the provider made of an inline
+token for it go with it); listing a project's managed workloads feeds the
 cleanup. The ``on_failure`` policy, the complete and cleanup operators and TTL
 marks then behave as on Kubernetes. No Airflow.
 """
@@ -25,7 +26,7 @@ from airflow_provider_hfinfer.runai.apply import (
 )
 from airflow_provider_hfinfer.runai.plan import KIND
 from airflow_provider_hfinfer.runai.session import RunaiSession
-from airflow_provider_hfinfer.spec.names import annotations_of
+from airflow_provider_hfinfer.spec.names import CREDENTIAL_ANNOTATION, annotations_of
 
 API_VERSION = "run.ai/v1"
 """The ``apiVersion`` the listed object carries (for ``Kind/name`` bookkeeping only)."""
@@ -110,8 +111,14 @@ class RunaiWorkloads:
         return {**obj, "metadata": {**meta, "annotations": merged}}
 
     def delete(self, obj: Mapping[str, Any], *, dry_run: bool = False) -> bool:
-        """Delete the workload; False when it was already gone (or for a dry run)."""
+        """Delete the workload and its credentials; False when it was already gone (or dry run)."""
+        from airflow_provider_hfinfer.runai.tokens import prune
+
         if dry_run:
             return False
         meta = obj["metadata"]
-        return self.session.delete(str(meta["uid"]), self.session.resolve(str(meta["namespace"])))
+        target = self.session.resolve(str(meta["namespace"]))
+        deleted = self.session.delete(str(meta["uid"]), target)
+        if CREDENTIAL_ANNOTATION in annotations_of(obj):
+            prune(self.session, str(meta["name"]), target)
+        return deleted

@@ -6,24 +6,35 @@ This module owns :func:`prepare` (the runai counterpart of
 spec hash computed once, and :class:`RunaiPlan`, which gives the XCom result a
 create or update task returns (the same keys as the kubernetes backend's, plus
 ``backend``, ``workload_id``, ``project_id`` and ``cluster_id``) and the body
-as a dry run prints it, secrets redacted. Pure: no I/O.
+as a dry run prints it, secrets redacted. An inline token is planned as a
+Run:ai credential (:mod:`.credential`) created before the workload, whose
+secret the body references; its name is part of the spec hash, so a rotated
+token is a change to roll out. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_hfinfer.render.metadata import spec_hash
 from airflow_provider_hfinfer.render.options import RenderOptions
 from airflow_provider_hfinfer.runai.body import RunaiTarget, Stamp, creation_request
+from airflow_provider_hfinfer.runai.credential import (
+    CredentialPlan,
+    CredentialRef,
+    plan_credential,
+)
 from airflow_provider_hfinfer.runai.rules import check_runai
 from airflow_provider_hfinfer.spec import InferenceWorkload
 
 KIND = "InferenceWorkload"
 """How XCom and messages name a Run:ai inference workload (``InferenceWorkload/<name>``)."""
 REDACTED = "<redacted>"
+MASKED = "**********"
+"""How a recorded (redacted) spec shows a token (pydantic's ``SecretStr``)."""
 _SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "KEY")
 
 
@@ -32,18 +43,23 @@ class RunaiPlan:
     """One planned submission of a workload to Run:ai.
 
     Attributes:
-        workload: The validated spec (no inline token: the rules refuse it).
+        workload: The validated spec (an inline token is masked in every log).
         target: Project and cluster, by name and id.
         options: The settings it was rendered with (default image, loading window).
         stamp: Spec hash, owner and spec records.
         body: The ``InferenceCreationRequest``.
+        token_ref: The secret ``HF_TOKEN`` comes from when the token was inline.
+        credential: The credential to create or adopt first (None: none, or the
+            plan references a credential that already exists, as a rollback does).
     """
 
     workload: InferenceWorkload
     target: RunaiTarget
     options: RenderOptions
     stamp: Stamp
-    body: dict[str, Any]
+    body: dict[str, Any] = dataclasses.field(repr=False)
+    token_ref: CredentialRef | None = None
+    credential: CredentialPlan | None = dataclasses.field(default=None, repr=False)
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -83,6 +99,8 @@ class RunaiPlan:
             "objects": [self.ref],
             "owner": self.stamp.owner,
         }
+        if self.token_ref is not None:
+            result["objects"] = [self.ref, f"Credential/{self.token_ref.name}"]
         result.update(extra)
         return result
 
@@ -101,13 +119,23 @@ class RunaiPlan:
 
     def with_stamp(self, **changes: Any) -> RunaiPlan:
         """The same submission rendered again with some stamp fields changed."""
-        return prepare(
+        again = prepare(
             self.workload,
             self.target,
             self.options,
             owner=changes.get("owner", self.stamp.owner),
             previous=changes.get("previous", self.stamp.previous),
+            token_ref=self.token_ref,
         )
+        return dataclasses.replace(again, credential=self.credential)
+
+    def with_secret(self, secret: str) -> RunaiPlan:
+        """The same submission, ``HF_TOKEN`` from the Kubernetes secret Run:ai reported."""
+        if self.token_ref is None or self.token_ref.secret == secret:
+            return self
+        ref = dataclasses.replace(self.token_ref, secret=secret)
+        body = creation_request(self.workload, self.target, self.options, self.stamp, ref)
+        return dataclasses.replace(self, body=body, token_ref=ref)
 
 
 def _scaling(workload: InferenceWorkload) -> str:
@@ -144,12 +172,29 @@ def describe(plan: RunaiPlan) -> str:
         + ("never (delete it yourself)" if ttl is None else f"{ttl}s after completion (marks)"),
         f"  request    POST /api/v1/workloads/inferences ({plan.ref})",
     ]
+    if plan.token_ref is not None:
+        first = "created first" if plan.credential is not None else "existing"
+        lines.insert(
+            -1,
+            f"  token      HF_TOKEN from Run:ai credential {plan.token_ref.name} "
+            f"(generic secret, {first})",
+        )
     return "\n".join(lines)
 
 
-def runai_spec_hash(workload: InferenceWorkload, project: str, options: RenderOptions) -> str:
-    """The spec hash of a Run:ai submission (secrets masked; project and settings included)."""
-    return spec_hash(workload, f"runai/{project}", options)
+def runai_spec_hash(
+    workload: InferenceWorkload,
+    project: str,
+    options: RenderOptions,
+    credential: str | None = None,
+) -> str:
+    """The spec hash of a Run:ai submission (secrets masked; project and settings included).
+
+    ``credential`` (the name of the credential an inline token became, which changes
+    with the token) makes a rotated token a new spec to roll out.
+    """
+    scope = f"runai/{project}" + (f"/{credential}" if credential else "")
+    return spec_hash(workload, scope, options)
 
 
 def prepare(
@@ -159,28 +204,42 @@ def prepare(
     *,
     owner: str | None = None,
     previous: InferenceWorkload | None = None,
-    hf_conn_id: str | None = None,
+    token_ref: CredentialRef | None = None,
 ) -> RunaiPlan:
     """Check and render a workload for Run:ai (pure).
 
     Args:
-        workload: The validated spec.
+        workload: The validated spec (``hf_conn_id`` already turned into a token).
         target: Project and cluster ids.
         options: Settings (connection extras plus overrides).
         owner: The task identity recorded on the workload.
         previous: The spec an update replaces (recorded for a resumed task).
-        hf_conn_id: The operator's ``hf_conn_id``, refused for this backend.
+        token_ref: Reference this existing credential instead of planning one (a
+            rollback to a recorded spec, whose token is masked).
 
     Returns:
-        The plan: the body, its spec hash, the result to return.
+        The plan: the body, its spec hash, the credential to create, the result.
 
     Raises:
         SpecError: The spec asks for something the Run:ai API cannot express.
+        ValueError: A masked token (a recorded spec) without the credential it used.
     """
-    check_runai(workload, hf_conn_id=hf_conn_id)
-    stamp = Stamp(runai_spec_hash(workload, target.project, options), owner, True, previous)
-    body = creation_request(workload, target, options, stamp)
-    return RunaiPlan(workload, target, options, stamp, body)
+    check_runai(workload)
+    credential = None
+    if token_ref is None and workload.inline_token() is not None:
+        if workload.inline_token() == MASKED:
+            raise ValueError(
+                f"the recorded spec of {workload.name} has its token masked: render it with "
+                "the credential it used (token_ref)"
+            )
+        credential = plan_credential(workload, target.project, target.project_id)
+        token_ref = credential.ref if credential else None
+    digest = runai_spec_hash(
+        workload, target.project, options, token_ref.name if token_ref else None
+    )
+    stamp = Stamp(digest, owner, True, previous)
+    body = creation_request(workload, target, options, stamp, token_ref)
+    return RunaiPlan(workload, target, options, stamp, body, token_ref, credential)
 
 
 def placeholder_target(project: str, cluster: str = "") -> RunaiTarget:

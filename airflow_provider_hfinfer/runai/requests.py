@@ -2,7 +2,8 @@
 
 This module owns :class:`RunaiRequest` and the ``plan_*`` functions: the method,
 path, query and body of each call (token, clusters, projects, the workloads
-list by name, one workload, create, update, delete an inference), with the
+list by name, one workload, create, update, delete an inference; list, create
+and delete a generic-secret credential), with the
 permission the application needs for it, named as Run:ai's roles name it, so a
 403 can say which one is missing. Sending them is :mod:`.client`'s job. Pure.
 """
@@ -19,6 +20,8 @@ WORKLOADS = "/api/v1/workloads"
 TOKEN = "/api/v1/token"
 CLUSTERS = "/api/v1/clusters"
 PROJECTS = "/api/v1/org-unit/projects"
+CREDENTIALS = "/api/v1/asset/credentials"
+GENERIC_SECRETS = f"{CREDENTIALS}/generic-secret"
 
 
 @dataclass(frozen=True)
@@ -139,4 +142,34 @@ def plan_delete(workload_id: str) -> RunaiRequest:
     """``DELETE /api/v1/workloads/inferences/{workloadId}``."""
     return RunaiRequest(
         "DELETE", f"{INFERENCES}/{quote(workload_id)}", "delete inference workloads"
+    )
+
+
+def plan_list_credentials(project_id: str, name: str | None = None) -> RunaiRequest:
+    """``GET /api/v1/asset/credentials`` of one project (optionally filtered by name)."""
+    query: tuple[tuple[str, str], ...] = (("scope", "project"), ("projectId", project_id))
+    if name:
+        query = (("name", name), *query)
+    return RunaiRequest("GET", CREDENTIALS, "view credentials in the project", query=query)
+
+
+def plan_create_credential(body: Mapping[str, Any]) -> RunaiRequest:
+    """``POST /api/v1/asset/credentials/generic-secret``: a credential holding the token.
+
+    Not idempotent on a dropped answer (a retry could meet its own first try, which
+    the credential step tells apart by name and marker). The body is never logged.
+    """
+    return RunaiRequest(
+        "POST",
+        GENERIC_SECRETS,
+        "create credentials in the project",
+        body=body,
+        idempotent=False,
+    )
+
+
+def plan_delete_credential(asset_id: str) -> RunaiRequest:
+    """``DELETE /api/v1/asset/credentials/generic-secret/{AssetId}``."""
+    return RunaiRequest(
+        "DELETE", f"{GENERIC_SECRETS}/{quote(asset_id)}", "delete credentials in the project"
     )

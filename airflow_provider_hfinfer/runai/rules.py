@@ -3,11 +3,10 @@
 This module owns :func:`runai_problems` and :func:`check_runai`. A spec that is
 valid for the kubernetes backend may still ask for something the NVIDIA Run:ai
 REST API (versions 2.22 to 3.0) has no field for, or bounds more tightly; every
-such field is named with the API's rule and the fix, never dropped silently:
+such field is named with the API's rule and the fix, never dropped silently
+(an inline token is not among them: it becomes a Run:ai credential, see
+:mod:`.credential`):
 
-* an inline token (``hf_access`` ``token``/``new_secret``, or ``hf_conn_id``):
-  the API takes a variable's value from an existing secret only, and a token
-  must never become a plain environment variable;
 * ``compute.gpu_memory``: Run:ai reads ``gpuMemoryRequest`` as a fraction of one
   GPU (GPU sharing), not as "nodes whose GPUs have this much", and refuses it
   with more than one GPU device;
@@ -32,24 +31,6 @@ MAX_RUNAI_KEY = 63
 """Longest annotation or label ``name`` the Run:ai API accepts."""
 MAX_RETENTION_SECONDS = 3600
 """Largest ``autoscaling.scaleToZeroRetentionSeconds``."""
-
-
-def _token_problem(workload: InferenceWorkload, hf_conn_id: str | None) -> str | None:
-    kind = workload.hf_access.type
-    if hf_conn_id:
-        given = f"hf_conn_id ({hf_conn_id!r})"
-    elif kind in ("token", "new_secret"):
-        given = f"hf_access.type '{kind}'"
-    else:
-        return None
-    return (
-        f"{given} passes the Hugging Face token inline, but the Run:ai inference API sets an "
-        "environment variable only from a value or from a secret that already exists in the "
-        "project (spec.environmentVariables[].secret), and the provider never puts a token "
-        "in a plain value: store the token in a secret of the project (a Run:ai credential "
-        "of type generic secret, or a Kubernetes Secret in the project's namespace) and use "
-        "hf_access: {type: existing_secret, secret_name: <secret>, key: HF_TOKEN}"
-    )
 
 
 def _compute_problems(workload: InferenceWorkload) -> list[str]:
@@ -126,31 +107,29 @@ def _metadata_problems(workload: InferenceWorkload) -> list[str]:
     return problems
 
 
-def runai_problems(workload: InferenceWorkload, *, hf_conn_id: str | None = None) -> list[str]:
+def runai_problems(workload: InferenceWorkload) -> list[str]:
     """Every field of ``workload`` the Run:ai API cannot express, one line each (pure).
 
     Args:
         workload: A spec already valid for the kubernetes backend.
-        hf_conn_id: The operator's ``hf_conn_id``, when the token comes from it.
 
     Returns:
         Lines naming the field, Run:ai's rule and the fix; empty when it can be submitted.
     """
-    problems = [p for p in (_token_problem(workload, hf_conn_id),) if p]
-    problems += _compute_problems(workload)
+    problems = _compute_problems(workload)
     problems += _scaling_problems(workload)
     problems += _placement_problems(workload)
     problems += _metadata_problems(workload)
     return problems
 
 
-def check_runai(workload: InferenceWorkload, *, hf_conn_id: str | None = None) -> None:
+def check_runai(workload: InferenceWorkload) -> None:
     """Refuse a spec the Run:ai API cannot express.
 
     Raises:
         SpecError: One line per field, each with the rule and the fix.
     """
-    problems = runai_problems(workload, hf_conn_id=hf_conn_id)
+    problems = runai_problems(workload)
     if problems:
         raise SpecError(
             "invalid workload spec for the runai backend (backend='runai'):\n  "

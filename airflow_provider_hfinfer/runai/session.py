@@ -4,8 +4,9 @@ This module owns :class:`RunaiSession`: it resolves the connection's cluster
 (name or UUID) and the operator's project name to ids with the listing
 endpoints, once per session (so once per task), failing with the names the
 control plane knows when one does not exist; and it offers the verbs the
-deploy steps need (find a workload by name, read it, create, update, delete)
-over one :class:`~.client.RunaiClient`. No Airflow, no business rules.
+deploy steps need (find a workload by name, read it, create, update, delete;
+list, create and delete a project's credentials) over one
+:class:`~.client.RunaiClient`. No Airflow, no business rules.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from airflow_provider_hfinfer.runai.requests import (
     CLUSTERS,
     PROJECTS,
     plan_create,
+    plan_create_credential,
     plan_delete,
+    plan_delete_credential,
     plan_find_workloads,
     plan_get_inference,
     plan_get_workload,
     plan_list_clusters,
+    plan_list_credentials,
     plan_list_projects,
     plan_list_workloads,
     plan_update,
@@ -171,3 +175,31 @@ class RunaiSession:
         except RunaiNotFoundError:
             return False
         return True
+
+    # ---------------------------------------------------------- credentials
+
+    def credentials(self, target: RunaiTarget, name: str | None = None) -> list[Mapping[str, Any]]:
+        """The project's credentials (exactly ``name`` when given), each with its ``meta``."""
+        request = plan_list_credentials(target.project_id, name)
+        found = _items(self.client.send(request, project=target.project), "entries")
+        if name is not None:
+            found = [item for item in found if _meta(item).get("name") == name]
+        return [item for item in found if str(_meta(item).get("projectId")) == target.project_id]
+
+    def create_credential(self, body: Mapping[str, Any], target: RunaiTarget) -> Mapping[str, Any]:
+        """Create a generic-secret credential; the control plane's answer (no values)."""
+        answer = self.client.send(plan_create_credential(body), project=target.project)
+        return answer if isinstance(answer, Mapping) else {}
+
+    def delete_credential(self, asset_id: str, target: RunaiTarget) -> bool:
+        """Delete a generic-secret credential; False when it was already gone."""
+        try:
+            self.client.send(plan_delete_credential(asset_id), project=target.project)
+        except RunaiNotFoundError:
+            return False
+        return True
+
+
+def _meta(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = item.get("meta")
+    return meta if isinstance(meta, Mapping) else {}

@@ -49,6 +49,8 @@ APPLIED_SPEC_ANNOTATION = f"{PROVIDER_PREFIX}/applied-spec"
 PREWARM_OF_ANNOTATION = f"{PROVIDER_PREFIX}/prewarm-of"
 """What a prewarm Job downloads (``model@revision into claim``): a retry reuses the Job
 only for the same cache."""
+CREDENTIAL_ANNOTATION = f"{PROVIDER_PREFIX}/hf-credential"
+"""The Run:ai credential an inline token became, on the workload that uses it."""
 PREVIOUS_SPEC_ANNOTATION = f"{PROVIDER_PREFIX}/previous-spec"
 """The redacted spec a Deployment ran before its last rollout: a deferred rollout's way back."""
 

@@ -24,10 +24,13 @@ AIRFLOW_LAYER = tuple(
     f"{PACKAGE}.{name}" for name in ("hooks", "operators", "sensors", "triggers", "links", "ui")
 )
 RUNAI_PURE = tuple(
-    f"runai.{name}" for name in ("body", "fields", "rules", "status", "plan", "errors", "requests")
+    f"runai.{name}"
+    for name in ("body", "credential", "fields", "rules", "status", "plan", "errors", "requests")
 )
 """The Run:ai backend's pure modules: the request mapping, its rules, status, errors."""
-RUNAI_IO = tuple(f"{PACKAGE}.runai.{name}" for name in ("client", "session", "apply", "objects"))
+RUNAI_IO = tuple(
+    f"{PACKAGE}.runai.{name}" for name in ("client", "session", "apply", "objects", "tokens")
+)
 """The Run:ai backend's I/O modules (HTTP through one client)."""
 PURE_LAYERS = ("spec", "render", "status", *RUNAI_PURE)
 """No I/O at all: neither a client nor the kube layer nor Airflow."""

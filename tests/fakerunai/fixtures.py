@@ -4,8 +4,9 @@ Import them into a package's ``conftest.py``::
 
     from fakerunai.fixtures import fake_runai, runai_conn_id  # noqa: F401
 
-``fake_runai`` is a started :class:`~fakerunai.server.FakeRunai` with project
-``team-a`` (stopped at teardown); ``runai_conn_id`` the id of an Airflow ``runai``
+``fake_runai`` is a started :class:`~fakerunai.server.FakeRunai` with projects
+``team-a`` and ``team-b``, each with a Kubernetes secret ``hf-token`` (stopped at
+teardown); ``runai_conn_id`` the id of an Airflow ``runai``
 connection to it (defined through ``AIRFLOW_CONN_<ID>``).
 """
 
@@ -27,6 +28,8 @@ def fake_runai() -> Iterator[FakeRunai]:
     server = FakeRunai().start()
     server.add_project(PROJECT, "4")
     server.add_project("team-b", "7")
+    for project_id in ("4", "7"):  # the existing secret the tests' specs name
+        server.credentials.add_secret(project_id, "hf-token")
     try:
         yield server
     finally:

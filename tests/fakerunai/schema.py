@@ -309,3 +309,61 @@ def rule_problems(spec: dict[str, Any]) -> list[str]:
         if toleration.get("operator") == "Exists" and "value" in toleration:
             found.append(f"tolerations[{toleration.get('name')}]: value is forbidden with Exists")
     return found
+
+
+# ------------------------------------------------------------- credentials
+
+SCOPES = ["system", "tenant", "cluster", "department", "project"]
+
+WORKLOAD_SUPPORTED_TYPES = closed(
+    {
+        "workspace": BOOL,
+        "training": BOOL,
+        "inference": BOOL,
+        "distributed": BOOL,
+        "distFramework": {"enum": ["MPI", "PyTorch", "TF", "XGBoost", "JAX"]},
+    }
+)
+
+DESCRIPTION = {"type": "string", "minLength": 1, "maxLength": 250}
+
+ASSET_CREATION_META = closed(
+    {
+        "name": NONEMPTY,
+        "description": DESCRIPTION,
+        "scope": {"enum": SCOPES},
+        "clusterId": NONEMPTY,
+        "departmentId": NONEMPTY,
+        "projectId": {"type": "integer"},
+        "autoDelete": BOOL,
+        "workloadSupportedTypes": WORKLOAD_SUPPORTED_TYPES,
+        "private": BOOL,
+    },
+    required=("name", "scope"),
+)
+
+KEY_VALUE_PAIR = closed({"key": NONEMPTY, "value": STRING}, required=("key", "value"))
+
+GENERIC_SECRET_CREATION_REQUEST = closed(
+    {
+        "meta": ASSET_CREATION_META,
+        "spec": closed({"existingSecretName": NONEMPTY, "keyValuePairs": array(KEY_VALUE_PAIR)}),
+    },
+    required=("meta", "spec"),
+)
+
+GENERIC_SECRET_UPDATE_REQUEST = closed({"meta": closed({"description": DESCRIPTION})})
+"""The update of a generic secret changes its description only (no values)."""
+
+
+def credential_rule_problems(body: dict[str, Any]) -> list[str]:
+    """The asset API's cross-field rules of a generic-secret creation (answered 422)."""
+    meta, spec = body["meta"], body["spec"]
+    found = []
+    if meta["scope"] == "project" and "projectId" not in meta:
+        found.append("meta.projectId: must be specified for project scoped assets")
+    if ("existingSecretName" in spec) == ("keyValuePairs" in spec):
+        found.append("spec: exactly one of existingSecretName and keyValuePairs")
+    if "keyValuePairs" in spec and not spec["keyValuePairs"]:
+        found.append("spec.keyValuePairs: at least one pair")
+    return found

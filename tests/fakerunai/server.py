@@ -5,10 +5,13 @@ runai backend calls: ``POST /api/v1/token`` (applications with a client id and
 secret, tokens that expire), ``GET /api/v1/clusters``, ``GET
 /api/v1/org-unit/projects``, ``GET /api/v1/workloads`` (``filterBy``),
 ``GET /api/v1/workloads/{id}``, and ``POST``/``GET``/``PATCH``/``DELETE`` on
-``/api/v1/workloads/inferences``. Every body is validated against the published
-schemas (:mod:`.schema`): an unknown or mistyped field is a 400, a broken
-cross-field rule a 422. Workloads walk through scripted phases, one step per
-status read; permissions can be withheld (403) and answers faulted (429, 503).
+``/api/v1/workloads/inferences``, and the generic-secret credentials under
+``/api/v1/asset/credentials`` (:mod:`.credentials`). Every body is validated
+against the published schemas (:mod:`.schema`): an unknown or mistyped field is
+a 400, a broken cross-field rule a 422, and a workload whose variable takes a
+value from a secret its project's namespace lacks a 422. Workloads walk through
+scripted phases, one step per status read; permissions can be withheld (403)
+and answers faulted (429, 503).
 Every request is recorded, bodies included, so a test can look for a secret.
 """
 
@@ -27,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .credentials import CREDENTIALS, Credentials
 from .schema import (
     INFERENCE_CREATION_REQUEST,
     INFERENCE_UPDATE_REQUEST,
@@ -177,6 +181,7 @@ class FakeRunai:
         self.scripts: dict[str, list[Step]] = {}
         self.update_scripts: dict[str, list[Step]] = {}
         self.requests: list[Record] = []
+        self.credentials = Credentials(self.projects, CLIENT_ID, now_text)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -333,6 +338,8 @@ class FakeRunai:
                 return 200, self.list_projects(query)
             if method == "GET" and path == "/api/v1/workloads":
                 return 200, self.list_workloads(query)
+            if path.startswith(CREDENTIALS):
+                return self.credentials.route(method, path, query, body)
             if path == INFERENCES and method == "POST":
                 return self.create(body)
             if path.startswith(INFERENCES + "/"):
@@ -378,6 +385,7 @@ class FakeRunai:
         if body["projectId"] not in self.projects or body["clusterId"] != CLUSTER_ID:
             return 404, {"code": 404, "message": "project or cluster not found"}
         rules = rule_problems(body.get("spec") or {})
+        rules += self.credentials.missing_secrets(body["projectId"], body.get("spec") or {})
         if rules:
             return 422, {"code": 422, "message": "; ".join(rules)}
         if any(
@@ -407,6 +415,7 @@ class FakeRunai:
                 return 400, {"code": 400, "message": "; ".join(found)}
             spec = {**workload.spec, **(body.get("spec") or {})}
             rules = rule_problems(spec)
+            rules += self.credentials.missing_secrets(workload.project_id, spec)
             if rules:
                 return 422, {"code": 422, "message": "; ".join(rules)}
             workload.spec = spec

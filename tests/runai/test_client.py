@@ -18,6 +18,7 @@ from airflow_provider_hfinfer.exceptions import (
     RunaiUnavailableError,
 )
 from airflow_provider_hfinfer.runai import apply as step
+from airflow_provider_hfinfer.runai import tokens
 from airflow_provider_hfinfer.runai.client import Backoff, RunaiClient
 from airflow_provider_hfinfer.runai.session import RunaiSession
 
@@ -103,9 +104,11 @@ def test_every_body_the_mapping_renders_is_accepted_by_the_published_schema(
     _, after, _ = VARIATIONS[field]
     data = copy.deepcopy(after)
     data["name"] = "w-" + str(len(fake_runai.workloads))
-    submitted = step.submit(session, plan_of(data, target), None, LOG)
+    fake_runai.credentials.add_secret("4", "other")  # the existing secret a variation names
+    plan = tokens.ensure(session, plan_of(data, target), LOG)  # an inline token's credential
+    submitted = step.submit(session, plan, None, LOG)
     assert submitted.created
-    assert fake_runai.workloads[submitted.workload_id].spec == plan_of(data, target).spec
+    assert fake_runai.workloads[submitted.workload_id].spec == plan.spec
 
 
 @pytest.mark.parametrize(

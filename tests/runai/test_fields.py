@@ -40,6 +40,11 @@ VARIATIONS: dict[str, tuple[dict[str, Any], dict[str, Any], Any]] = {
         spec(hf_access={"type": "existing_secret", "secret_name": "other", "key": "TOKEN"}),
         None,
     ),
+    "hf_access token / new_secret, hf_conn_id": (
+        spec(),
+        spec(hf_access={"type": "token", "token": "hf_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}),
+        None,
+    ),
     "endpoint_access.mode": (
         spec(endpoint_access={"mode": "public"}),
         spec(endpoint_access={"mode": "authenticated"}),
@@ -106,9 +111,6 @@ VARIATIONS: dict[str, tuple[dict[str, Any], dict[str, Any], Any]] = {
 }
 
 REFUSED: dict[str, dict[str, Any]] = {
-    "hf_access token / new_secret, hf_conn_id": spec(
-        hf_access={"type": "token", "token": "hf_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}
-    ),
     "compute.gpu_memory": spec(compute={**FULL["compute"], "gpu_memory": "80Gi"}),
     "update_strategy": spec(update_strategy="Recreate"),
     "cache.prewarm": spec(

@@ -463,46 +463,6 @@ def test_the_client_secret_and_tokens_appear_in_no_sink(
     assert not any(CLIENT_SECRET in body for body in bodies)
 
 
-TOKEN = "hf_RunaiInlineTokenNeverLeaves0123"
-
-
-def test_an_inline_token_is_refused_and_never_reaches_a_sink(
-    fake_runai: FakeRunai,
-    runai_conn_id: str,
-    run_task: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    monkeypatch.setenv("AIRFLOW_VAR_RUNAI_HF_TOKEN", TOKEN)
-    workload = {
-        **WORKLOAD,
-        "hf_access": {"type": "token", "token": "{{ var.value.runai_hf_token }}"},
-    }
-    run = run_task(lambda: create_op(runai_conn_id, workload=workload))
-    text = output(capsys, caplog)
-    assert run.state == "failed"
-    assert "hf_access.type 'token' passes the Hugging Face token inline" in text
-    assert "type: existing_secret" in text
-    assert TOKEN not in text
-    assert TOKEN not in json.dumps(rendered_fields(run), default=str)
-    assert fake_runai.requests == []
-
-
-def test_hf_conn_id_is_refused_before_its_connection_is_read(
-    fake_runai: FakeRunai,
-    runai_conn_id: str,
-    run_task: Any,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    run = run_task(lambda: create_op(runai_conn_id, hf_conn_id="no_such_connection"))
-    assert run.state == "failed"
-    assert "hf_conn_id ('no_such_connection') passes the Hugging Face token inline" in output(
-        capsys, caplog
-    )
-
-
 def test_a_deferred_update_follows_the_new_revision_in_the_trigger(
     fake_runai: FakeRunai, runai_conn_id: str, run_task: Any
 ) -> None:

@@ -19,16 +19,6 @@ TOKEN = "hf_RunaiRulesTokenValue0123456789"
     ("changes", "field", "fix"),
     [
         (
-            {"hf_access": {"type": "token", "token": TOKEN}},
-            "hf_access.type 'token'",
-            "type: existing_secret",
-        ),
-        (
-            {"hf_access": {"type": "new_secret", "secret_name": "s", "value": TOKEN}},
-            "hf_access.type 'new_secret'",
-            "type: existing_secret",
-        ),
-        (
             {"compute": {**FULL["compute"], "gpu_memory": "80Gi"}},
             "compute.gpu_memory (80Gi)",
             "node_type or node_pools",
@@ -76,12 +66,17 @@ def test_each_field_run_ai_cannot_express_is_refused(
         check_runai(workload)
     message = str(caught.value)
     assert field in message and fix in message and "Run:ai" in message
-    assert TOKEN not in message
 
 
-def test_a_token_from_hf_conn_id_is_refused_too() -> None:
-    problems = runai_problems(InferenceWorkload.parse(spec()), hf_conn_id="hf_default")
-    assert len(problems) == 1 and "hf_conn_id ('hf_default')" in problems[0]
+@pytest.mark.parametrize(
+    "access",
+    [
+        {"type": "token", "token": TOKEN},
+        {"type": "new_secret", "secret_name": "hf-creds", "value": TOKEN},
+    ],
+)
+def test_an_inline_token_is_not_refused_it_becomes_a_credential(access: dict[str, Any]) -> None:
+    assert runai_problems(InferenceWorkload.parse(spec(hf_access=access))) == []
 
 
 def test_every_problem_is_listed_not_only_the_first() -> None:
