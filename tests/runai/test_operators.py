@@ -9,7 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from airflow_fixtures import captured_log as output
 from airflow_fixtures import task_instance
+from airflow_fixtures import xcom_result as result_of
 from fakerunai import CLIENT_SECRET, FakeRunai
 
 from airflow_provider_hfinfer.operators import (
@@ -65,11 +67,6 @@ def update_op(conn_id: str, revision: str, **kwargs: Any) -> HFInferenceUpdateOp
     return HFInferenceUpdateOperator(**params)
 
 
-def output(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
-    captured = capsys.readouterr()
-    return captured.out + captured.err + caplog.text
-
-
 def xcom_values(run: Any) -> list[Any]:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -85,20 +82,6 @@ def rendered_fields(run: Any) -> list[Any]:
     with create_session() as session:
         rows = session.query(RenderedTaskInstanceFields).filter_by(run_id=run.run_id)
         return [row.rendered_fields for row in rows]
-
-
-def result_of(run: Any, task_id: str = "deploy") -> dict[str, Any]:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(run_id=run.run_id, task_id=task_id, key="return_value")
-            .one()
-        )
-        value = row.value
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def annotations(fake: FakeRunai, name: str = "llama") -> dict[str, str]:
