@@ -3,7 +3,8 @@
 This module owns :class:`RunaiClient`, which sends the planned
 :class:`~.requests.RunaiRequest` calls over HTTPS (standard library only, no
 redirects followed: a bearer token must not travel to another host). It gets an
-application token from the client id and secret (``POST /api/v1/token``),
+application token from the client id and secret (``POST /api/v2/token``, the
+OAuth2 form; ``/api/v1/token`` on a control plane without it),
 reuses it until shortly before it expires, and asks for a new one once when a
 call answers 401. Answers 429 and 5xx (and dropped connections of idempotent
 calls) are sent again with exponential backoff, honouring ``Retry-After``; every
@@ -23,7 +24,7 @@ from typing import Any
 
 from airflow_provider_hfinfer.exceptions import RunaiAPIError
 from airflow_provider_hfinfer.runai.errors import error_for, is_retryable
-from airflow_provider_hfinfer.runai.requests import RunaiRequest, plan_token
+from airflow_provider_hfinfer.runai.requests import RunaiRequest, plan_token, plan_token_v2
 
 TOKEN_MARGIN_SECONDS = 60
 """A token this close to expiry is replaced before the next call."""
@@ -107,12 +108,17 @@ def exchange(url: str, request: RunaiRequest, token: str | None, timeout: float)
     import http.client
     import urllib.error
     import urllib.request
+    from urllib.parse import urlencode
 
-    data = json.dumps(request.body).encode() if request.body is not None else None
+    data = None
+    if request.body is not None:
+        text = urlencode(request.body) if request.form else json.dumps(request.body)
+        data = text.encode()
     sent = urllib.request.Request(url + request.url_path(), data=data, method=request.method)
     sent.add_header("Accept", "application/json")
     if data is not None:
-        sent.add_header("Content-Type", "application/json")
+        kind = "application/x-www-form-urlencoded" if request.form else "application/json"
+        sent.add_header("Content-Type", kind)
     if token:
         sent.add_header("Authorization", f"Bearer {token}")
     try:
@@ -159,6 +165,8 @@ class RunaiClient:
         self._clock = clock
         self._token: str | None = None
         self._expires = 0.0
+        self._token_v1 = False
+        """The control plane has no ``/api/v2/token``: ask v1 (learnt once per client)."""
         self.sent = 0
         """Requests sent so far (token requests included), for the README's rate figures."""
 
@@ -167,13 +175,26 @@ class RunaiClient:
 
     # ------------------------------------------------------------------ token
 
-    def _fetch_token(self) -> str:
+    def _token_answer(self) -> tuple[RunaiRequest, Answer]:
+        """Ask ``/api/v2/token`` first; without it (404/405), v1 from then on."""
+        if not self._token_v1:
+            request = plan_token_v2(self._client_id, self._client_secret)
+            answer = self._with_retries(request, token=None)
+            if answer.status not in (404, 405):
+                return request, answer
+            self._token_v1 = True
         request = plan_token(self._client_id, self._client_secret)
-        answer = self._with_retries(request, token=None)
+        return request, self._with_retries(request, token=None)
+
+    def _fetch_token(self) -> str:
+        request, answer = self._token_answer()
         if answer.status != 200:
             raise error_for(request, answer.status, answer.body)
         parsed = answer.json() if answer.body else {}
-        token = parsed.get("accessToken") if isinstance(parsed, dict) else None
+        if not isinstance(parsed, dict):
+            parsed = {}
+        # v2 answers as OAuth2 does (access_token, expires_in); v1 in camel case.
+        token = parsed.get("access_token") or parsed.get("accessToken")
         if not isinstance(token, str) or not token:
             raise RunaiAPIError(
                 "the Run:ai token endpoint answered without an accessToken: check that the "
@@ -183,7 +204,7 @@ class RunaiClient:
                 path=request.path,
                 reason="NoToken",
             )
-        lifetime = parsed.get("expiresIn") if isinstance(parsed, dict) else None
+        lifetime = parsed.get("expires_in") or parsed.get("expiresIn")
         seconds = lifetime if isinstance(lifetime, int) and lifetime > 0 else None
         self._expires = self._clock() + (seconds or DEFAULT_TOKEN_LIFETIME)
         if self._on_token is not None:

@@ -39,7 +39,11 @@ def is_retryable(status: int, request: RunaiRequest) -> bool:
 
 
 def server_message(body: bytes | str | None) -> str:
-    """The control plane's own message (``message`` and any ``details``), one line."""
+    """The control plane's own message, one line.
+
+    ``message`` and any ``details``, or OAuth2's ``error`` and ``error_description``
+    (the ``/api/v2/token`` answers).
+    """
     if not body:
         return ""
     try:
@@ -49,7 +53,8 @@ def server_message(body: bytes | str | None) -> str:
         return " ".join(text.split())[:MAX_MESSAGE]
     if not isinstance(parsed, dict):
         return ""
-    parts = [str(parsed.get(key)) for key in ("message", "details") if parsed.get(key)]
+    keys = ("message", "details", "error", "error_description")
+    parts = [str(parsed.get(key)) for key in keys if parsed.get(key)]
     return " ".join(" ".join(parts).split())[:MAX_MESSAGE]
 
 

@@ -3,7 +3,7 @@
 This module owns :class:`RunaiRequest` and the ``plan_*`` functions: the method,
 path, query and body of each call (token, clusters, projects, the workloads
 list by name, one workload, create, update, delete an inference; list, create
-and delete a generic-secret credential), with the
+and delete a generic-secret credential; the token from either token endpoint), with the
 permission the application needs for it, named as Run:ai's roles name it, so a
 403 can say which one is missing. Sending them is :mod:`.client`'s job. Pure.
 """
@@ -18,6 +18,9 @@ from urllib.parse import quote, urlencode
 INFERENCES = "/api/v1/workloads/inferences"
 WORKLOADS = "/api/v1/workloads"
 TOKEN = "/api/v1/token"
+"""The JSON token endpoint of every version (deprecated from 2.24 on, still served by 3.0)."""
+TOKEN_V2 = "/api/v2/token"
+"""The OAuth2 token endpoint (a form body) that newer control planes document instead."""
 CLUSTERS = "/api/v1/clusters"
 PROJECTS = "/api/v1/org-unit/projects"
 CREDENTIALS = "/api/v1/asset/credentials"
@@ -36,6 +39,7 @@ class RunaiRequest:
         body: The JSON body, if any; never logged.
         authenticated: Send the bearer token (every call but the token request).
         idempotent: Sending it twice does no harm (retried after a dropped answer).
+        form: Send ``body`` as an ``application/x-www-form-urlencoded`` form, not JSON.
     """
 
     method: str
@@ -45,6 +49,7 @@ class RunaiRequest:
     body: Mapping[str, Any] | None = field(default=None, repr=False)
     authenticated: bool = True
     idempotent: bool = True
+    form: bool = False
 
     def url_path(self) -> str:
         """The path with its query string."""
@@ -67,6 +72,22 @@ def plan_token(client_id: str, client_secret: str) -> RunaiRequest:
             "clientSecret": client_secret,
         },
         authenticated=False,
+    )
+
+
+def plan_token_v2(client_id: str, client_secret: str) -> RunaiRequest:
+    """``POST /api/v2/token``: the OAuth2 ``client_credentials`` grant, as a form."""
+    return RunaiRequest(
+        "POST",
+        TOKEN_V2,
+        "a valid application (client id and secret)",
+        body={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+        },
+        authenticated=False,
+        form=True,
     )
 
 

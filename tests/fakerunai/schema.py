@@ -242,6 +242,28 @@ INFERENCE_CREATION_REQUEST = closed(
 
 INFERENCE_UPDATE_REQUEST = closed({"spec": INFERENCE_SPEC})
 
+TOKEN_V2_FORM = closed(
+    {
+        "grant_type": {
+            "enum": [
+                "client_credentials",
+                "password",
+                "refresh_token",
+                "authorization_code",
+            ]
+        },
+        "client_id": STRING,
+        "client_secret": STRING,
+        "username": STRING,
+        "password": STRING,
+        "refresh_token": STRING,
+        "code": STRING,
+        "redirect_uri": STRING,
+    },
+    required=("grant_type",),
+)
+"""``POST /api/v2/token``: the OAuth2 form fields the published page lists."""
+
 TOKEN_REQUEST = closed(
     {
         "grantType": {

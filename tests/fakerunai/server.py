@@ -1,8 +1,9 @@
 """A fake NVIDIA Run:ai control plane on loopback, for tests.
 
 :class:`FakeRunai` serves, over real HTTP on 127.0.0.1, the endpoints the
-runai backend calls: ``POST /api/v1/token`` (applications with a client id and
-secret, tokens that expire), ``GET /api/v1/clusters``, ``GET
+runai backend calls: ``POST /api/v2/token`` (the OAuth2 form; ``token_v2 =
+False`` plays an older control plane without it) and ``POST /api/v1/token``
+(applications with a client id and secret, tokens that expire), ``GET /api/v1/clusters``, ``GET
 /api/v1/org-unit/projects``, ``GET /api/v1/workloads`` (``filterBy``),
 ``GET /api/v1/workloads/{id}``, and ``POST``/``GET``/``PATCH``/``DELETE`` on
 ``/api/v1/workloads/inferences``, and the generic-secret credentials under
@@ -35,6 +36,7 @@ from .schema import (
     INFERENCE_CREATION_REQUEST,
     INFERENCE_UPDATE_REQUEST,
     TOKEN_REQUEST,
+    TOKEN_V2_FORM,
     problems,
     rule_problems,
 )
@@ -173,6 +175,8 @@ class FakeRunai:
         self.apps = {CLIENT_ID: CLIENT_SECRET}
         self.tokens: dict[str, tuple[str, float]] = {}
         self.token_lifetime = token_lifetime
+        self.token_v2 = True
+        """Serve ``/api/v2/token``; False plays a control plane that has only v1."""
         self.clusters = [{"uuid": CLUSTER_ID, "name": CLUSTER_NAME}]
         self.projects: dict[str, str] = {}
         self.workloads: dict[str, Workload] = {}
@@ -314,6 +318,28 @@ class FakeRunai:
         token = secrets.token_hex(16)
         self.tokens[token] = (client, time.time() + self.token_lifetime)
         return 200, {"accessToken": token, "expiresIn": self.token_lifetime}
+
+    def issue_token_v2(self, content_type: str, raw: str) -> tuple[int, Any]:
+        if not self.token_v2:
+            return 404, {"code": 404, "message": "not found"}
+        if not content_type.startswith("application/x-www-form-urlencoded"):
+            return 400, {"error": "invalid_request", "error_description": "form body expected"}
+        form = dict(parse_qsl(raw, keep_blank_values=True))
+        found = problems(TOKEN_V2_FORM, form)
+        if found:
+            return 400, {"error": "invalid_request", "error_description": "; ".join(found)}
+        client = form.get("client_id", "")
+        if form["grant_type"] != "client_credentials" or self.apps.get(client) != form.get(
+            "client_secret"
+        ):
+            return 401, {"error": "invalid_client", "error_description": "bad credentials"}
+        token = secrets.token_hex(16)
+        self.tokens[token] = (client, time.time() + self.token_lifetime)
+        return 200, {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.token_lifetime,
+        }
 
     def authorized(self, headers: dict[str, str]) -> bool:
         auth = headers.get("authorization", "")
@@ -458,6 +484,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(
                 fault.status, {"code": fault.status, "message": "injected"}, fault.retry_after
             )
+            return
+        if parts.path == "/api/v2/token" and self.command == "POST":
+            with fake.lock:
+                status, answer = fake.issue_token_v2(headers.get("content-type", ""), raw)
+            self._answer(status, answer)
             return
         try:
             body = json.loads(raw) if raw else None

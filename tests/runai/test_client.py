@@ -57,7 +57,7 @@ def test_names_resolve_to_ids_once_per_session(fake_runai: FakeRunai) -> None:
     assert session.resolve("team-a") is target
     assert len(fake_runai.sent("GET", "/api/v1/org-unit/projects")) == 1
     assert len(fake_runai.sent("GET", "/api/v1/clusters")) == 1
-    assert len(fake_runai.sent("POST", "/api/v1/token")) == 1
+    assert len(fake_runai.sent("POST", "/api/v2/token")) == 1
 
 
 def test_an_unknown_project_lists_the_known_ones(fake_runai: FakeRunai) -> None:
@@ -164,7 +164,50 @@ def test_an_expired_token_is_renewed_once(fake_runai: FakeRunai) -> None:
     session.resolve("team-a")
     fake_runai.tokens.clear()  # every token the client holds is now unknown
     assert session.find("llama", session.resolve("team-a")) is None
+    assert len(fake_runai.sent("POST", "/api/v2/token")) == 2
+
+
+def test_the_token_comes_from_the_oauth2_form_endpoint(fake_runai: FakeRunai) -> None:
+    session_for(fake_runai).resolve("team-a")
+    (sent,) = fake_runai.sent("POST", "/api/v2/token")
+    assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert "grant_type=client_credentials" in sent.body and CLIENT_SECRET in sent.body
+    assert fake_runai.sent("POST", "/api/v1/token") == []
+
+
+def test_a_control_plane_without_v2_tokens_is_asked_v1_from_then_on(
+    fake_runai: FakeRunai,
+) -> None:
+    fake_runai.token_v2 = False
+    session = session_for(fake_runai)
+    session.resolve("team-a")
+    fake_runai.tokens.clear()  # a renewal goes straight to v1
+    assert session.find("llama", session.resolve("team-a")) is None
+    assert len(fake_runai.sent("POST", "/api/v2/token")) == 1
     assert len(fake_runai.sent("POST", "/api/v1/token")) == 2
+
+
+def test_a_wrong_secret_on_v2_names_the_connection(fake_runai: FakeRunai) -> None:
+    with pytest.raises(RunaiAccessDeniedError) as caught:
+        session_for(fake_runai, secret="wrong").resolve("team-a")
+    assert "invalid_client bad credentials" in str(caught.value)
+    assert "wrong" not in str(caught.value)
+    assert fake_runai.sent("POST", "/api/v1/token") == []  # a 401 is no reason to fall back
+
+
+def test_the_fake_refuses_a_token_form_with_an_unknown_field(fake_runai: FakeRunai) -> None:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        fake_runai.url + "/api/v2/token",
+        data=b"grant_type=client_credentials&clientId=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=5)
+    assert caught.value.code == 400 and b"clientId" in caught.value.read()
 
 
 def test_a_retry_adopts_its_own_workload_and_never_duplicates(fake_runai: FakeRunai) -> None:
@@ -217,5 +260,5 @@ def test_the_client_secret_is_sent_only_to_the_token_endpoint(fake_runai: FakeRu
     session = session_for(fake_runai)
     step.submit(session, plan_of(spec(), session.resolve("team-a")), None, LOG)
     carrying = {r.path for r in fake_runai.requests if CLIENT_SECRET in r.text()}
-    assert carrying == {"/api/v1/token"}
+    assert carrying == {"/api/v2/token"}
     assert "RunaiClient(" in repr(session.client) and CLIENT_SECRET not in repr(session.client)

@@ -156,7 +156,7 @@ def test_a_credential_of_the_name_someone_else_made_is_a_name_taken_error(
     assert f"a Run:ai credential named {name!r} already exists in project 'team-a'" in text
     assert "delete or rename that credential" in text and "existing_secret" in text
     assert fake_runai.sent("POST") == [
-        r for r in fake_runai.sent("POST") if r.path == "/api/v1/token"
+        r for r in fake_runai.sent("POST") if r.path == "/api/v2/token"
     ]
     assert foreign.id in fake_runai.credentials.items  # left untouched
     assert TOKEN not in text
@@ -297,7 +297,7 @@ def test_dry_run_shows_the_credential_request_redacted_and_writes_nothing(
     assert (
         f"the real run would create Credential/{name}, then create InferenceWorkload/llama" in text
     )
-    assert {r.method for r in fake_runai.requests if r.path != "/api/v1/token"} == {"GET"}
+    assert {r.method for r in fake_runai.requests if r.path != "/api/v2/token"} == {"GET"}
     assert fake_runai.credentials.items == {}
     assert_token_only_in_the_credential(fake_runai, run, text, TOKEN)
 
@@ -310,7 +310,7 @@ def test_an_inline_token_adds_three_requests_to_a_create(
     workload_id = fake_runai.by_name("llama").id
     sent = [(r.method, r.path.replace(workload_id, "{id}")) for r in fake_runai.requests]
     assert sent == [
-        ("POST", "/api/v1/token"),
+        ("POST", "/api/v2/token"),
         ("GET", "/api/v1/clusters"),
         ("GET", "/api/v1/org-unit/projects"),
         ("GET", "/api/v1/workloads"),

@@ -334,7 +334,7 @@ def test_dry_run_prints_the_exact_request_body_and_sends_no_write(
     assert "the real run would send POST /api/v1/workloads/inferences" in text
     assert '"gpuDevicesRequest": 2' in text
     assert "the real run would create InferenceWorkload/llama" in text
-    assert [r.method for r in fake_runai.requests if r.path != "/api/v1/token"] == ["GET"] * 3
+    assert [r.method for r in fake_runai.requests if r.path != "/api/v2/token"] == ["GET"] * 3
 
 
 def test_dry_run_without_a_connection_renders_with_placeholders(
@@ -442,7 +442,7 @@ def test_the_client_secret_and_tokens_appear_in_no_sink(
     assert "runai_conn_id" in rendered  # the rendered fields were stored and are searched
     for secret in secrets:
         assert secret not in text and secret not in values and secret not in rendered
-    bodies = [r.body for r in fake_runai.requests if r.path != "/api/v1/token"]
+    bodies = [r.body for r in fake_runai.requests if r.path != "/api/v2/token"]
     assert not any(CLIENT_SECRET in body for body in bodies)
 
 
@@ -485,7 +485,7 @@ def test_a_create_sends_six_requests(
     workload_id = fake_runai.by_name("llama").id
     sent = [(r.method, r.path.replace(workload_id, "{id}")) for r in fake_runai.requests]
     assert sent == [
-        ("POST", "/api/v1/token"),
+        ("POST", "/api/v2/token"),
         ("GET", "/api/v1/clusters"),
         ("GET", "/api/v1/org-unit/projects"),
         ("GET", "/api/v1/workloads"),
