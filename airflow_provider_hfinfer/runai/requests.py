@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 INFERENCES = "/api/v1/workloads/inferences"
 WORKLOADS = "/api/v1/workloads"
 TOKEN = "/api/v1/token"
-"""The JSON token endpoint of every version (deprecated from 2.24 on, still served by 3.0)."""
+"""The JSON token endpoint (marked deprecated in the 3.0 reference, which still serves it)."""
 TOKEN_V2 = "/api/v2/token"
 """The OAuth2 token endpoint (a form body) that newer control planes document instead."""
 CLUSTERS = "/api/v1/clusters"
