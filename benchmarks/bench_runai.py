@@ -54,6 +54,7 @@ def main() -> int:
 
     fake = FakeRunai().start()
     fake.add_project("team-a", "4")
+    fake.credentials.add_secret("4", "hf-token")  # the existing secret the spec names
     os.environ[f"AIRFLOW_CONN_{CONN.upper()}"] = fake.airflow_connection_json()
     log = logging.getLogger("bench")
     failed = False
