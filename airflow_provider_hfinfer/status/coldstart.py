@@ -77,8 +77,12 @@ class ColdStart(BaseModel):
         return self.phase is StartPhase.SERVING
 
     def key(self) -> tuple[str, ...]:
-        """What changes when a phase changes: the workload's phase and each pod's."""
-        return (self.phase.value, *(f"{pod.name}={pod.phase.value}" for pod in self.pods))
+        """What changes when a phase changes: the workload's phase and label, each pod's phase."""
+        return (
+            self.phase.value,
+            self.label,
+            *(f"{pod.name}={pod.phase.value}" for pod in self.pods),
+        )
 
     def line(self, name: str) -> str:
         """``llama: pulling image vllm/vllm-openai:v0.6.4 (2m10s so far)``, with pod counts."""

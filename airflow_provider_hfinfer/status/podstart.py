@@ -299,6 +299,10 @@ def _phase(
     return StartPhase.STARTING, m.pulled or m.scheduled
 
 
+PREPARING_LABEL = "preparing the pod (sandbox, volumes)"
+"""What a scheduled pod is told to be doing before any image pull event (phase Starting)."""
+
+
 def _label(phase: StartPhase, image: str) -> str:
     labels = {
         StartPhase.SCHEDULING: "scheduling",
@@ -416,6 +420,11 @@ def pod_start(
     phase, since = _phase(moments, facts, log_tail is not None, job=job)
     image = get_str(status, "image") or get_str(spec, "image")
     label = _label(phase, image)
+    if phase is StartPhase.STARTING and moments.pulling is None and moments.pulled is None:
+        # Scheduled, but the kubelet has not begun the pull: it sets up the pod's sandbox
+        # and volumes first. Named apart, so that a pull event arriving after the pod's
+        # status (two watches) does not read as starting, pulling, starting again.
+        label = PREPARING_LABEL
     stall = None
     if phase not in DONE_PHASES and since is not None:
         progress = max(since, facts.last_progress) if facts.last_progress else since

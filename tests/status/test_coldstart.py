@@ -10,7 +10,11 @@ from airflow_provider_hfinfer.status.coldstart import (
     cold_start,
     log_tail_pods,
 )
-from airflow_provider_hfinfer.status.podstart import go_duration_seconds, pod_start
+from airflow_provider_hfinfer.status.podstart import (
+    PREPARING_LABEL,
+    go_duration_seconds,
+    pod_start,
+)
 from airflow_provider_hfinfer.status.scope import event_record
 from airflow_provider_hfinfer.status.startlog import parse_lines, read_log
 
@@ -58,6 +62,15 @@ def test_each_moment_of_a_start_reads_as_its_phase(
 ) -> None:
     found = look(now)
     assert (found.phase, found.label) == (phase, label)
+
+
+def test_a_scheduled_pod_before_any_pull_event_is_preparing_not_starting() -> None:
+    # Between the binding and the kubelet's Pulling event (sandbox, volumes), and
+    # when the pod watch runs ahead of the events watch: neither pulling nor started.
+    found = look(2.5)
+    assert (found.phase, found.label) == (StartPhase.STARTING, PREPARING_LABEL)
+    keys = [look(now).key() for now in (2.5, 60, 134)]
+    assert len(set(keys)) == 3  # preparing, pulling, starting: each its own line
 
 
 def test_a_served_start_is_broken_down_to_the_second_the_kubelet_followed() -> None:
