@@ -32,10 +32,10 @@ from airflow_provider_hfinfer.render.prewarm import (
     render_prewarm_job,
 )
 from airflow_provider_hfinfer.spec.names import PREWARM_LABEL, PREWARM_OF_ANNOTATION
+from airflow_provider_hfinfer.status.coldstart import job_outcome
 from airflow_provider_hfinfer.status.podstart import (
     PodStart,
     format_seconds,
-    job_outcome,
     likely_cause,
     pod_start,
 )

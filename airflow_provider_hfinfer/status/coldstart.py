@@ -8,7 +8,8 @@ enough serve, then the one whose readiness made it serve), the seconds each
 phase took, every current pod's own breakdown, and the phases that show no
 progress for too long, with their likely cause. It also renders the one line a
 waiter logs per phase change and the ``cold_start`` breakdown the operator and
-sensor return. Pure: no I/O, no clock.
+sensor return, and the outcome of a prewarm Job (:func:`job_outcome`). Pure: no
+I/O, no clock.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ._fields import K8sObject, as_utc, earliest, format_duration, get_time
+from ._fields import (
+    K8sObject,
+    as_utc,
+    earliest,
+    find_condition,
+    format_duration,
+    get_str,
+    get_time,
+)
 from .podstart import (
     DEFAULT_STALL_AFTER_SECONDS,
     DONE_PHASES,
@@ -38,6 +47,7 @@ __all__ = [
     "StartPhase",
     "cold_start",
     "failure_note",
+    "job_outcome",
     "log_tail_pods",
     "with_note",
 ]
@@ -251,3 +261,12 @@ def log_tail_pods(start: ColdStart | None) -> list[str]:
         StartPhase.LOADING_MODEL,
     )
     return [pod.name for pod in start.pods if pod.phase in wanted]
+
+
+def job_outcome(job: K8sObject | None) -> str | None:
+    """``Complete`` or ``Failed`` once a Job's condition of that type is True, else None."""
+    for kind in ("Complete", "Failed"):
+        condition = find_condition(job, kind)
+        if condition is not None and get_str(condition, "status") == "True":
+            return kind
+    return None

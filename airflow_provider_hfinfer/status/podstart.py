@@ -170,15 +170,6 @@ def format_seconds(seconds: float) -> str:
     return format_duration(timedelta(seconds=seconds))
 
 
-def job_outcome(job: K8sObject | None) -> str | None:
-    """``Complete`` or ``Failed`` once a Job's condition of that type is True, else None."""
-    for kind in ("Complete", "Failed"):
-        condition = find_condition(job, kind)
-        if condition is not None and get_str(condition, "status") == "True":
-            return kind
-    return None
-
-
 def go_duration_seconds(text: str) -> float | None:
     """Seconds in a Go duration such as ``2m10.5s`` or ``850ms``; None when unreadable."""
     parts = _GO_DURATION.findall(text)
@@ -300,7 +291,9 @@ def _phase(
 
 
 PREPARING_LABEL = "preparing the pod (sandbox, volumes)"
-"""What a scheduled pod is told to be doing before any image pull event (phase Starting)."""
+"""A scheduled pod before any pull event (phase Starting): the kubelet sets up the sandbox
+and volumes first, and a pull event that arrives after the pod's status (two watches)
+must not read as starting, pulling, starting again."""
 
 
 def _label(phase: StartPhase, image: str) -> str:
@@ -421,9 +414,6 @@ def pod_start(
     image = get_str(status, "image") or get_str(spec, "image")
     label = _label(phase, image)
     if phase is StartPhase.STARTING and moments.pulling is None and moments.pulled is None:
-        # Scheduled, but the kubelet has not begun the pull: it sets up the pod's sandbox
-        # and volumes first. Named apart, so that a pull event arriving after the pod's
-        # status (two watches) does not read as starting, pulling, starting again.
         label = PREPARING_LABEL
     stall = None
     if phase not in DONE_PHASES and since is not None:
